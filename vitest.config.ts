@@ -1,0 +1,37 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+// Two projects: pure modules in plain Node (fast), the worker and its Durable Objects inside workerd.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // The test pool does not read .dev.vars: give it the development pair explicitly,
+              // plus a second key that is configured without a secret (unsigned upgrades allowed).
+              bindings: {
+                AUDIOHOOK_API_KEY: "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh,dW5zaWduZWQta2V5LWZvci10ZXN0cw",
+                AUDIOHOOK_CLIENT_SECRET: "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=,",
+                AUTH_FAILURE_DELAY_MS: "50",
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+        },
+      },
+    ],
+  },
+});
