@@ -23,6 +23,8 @@ export default defineConfig({
                 AUDIOHOOK_API_KEY: "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh,dW5zaWduZWQta2V5LWZvci10ZXN0cw",
                 AUDIOHOOK_CLIENT_SECRET: "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=,",
                 AUTH_FAILURE_DELAY_MS: "50",
+                DISCONNECT_GRACE_MS: "300",
+                LOG_LEVEL: "error",
               },
             },
           }),

@@ -1,0 +1,104 @@
+// Environment → typed, validated configuration, read once per isolate. Defaults live in one table
+// (CONFIG_DEFAULTS) that the README mirrors.
+
+import * as v from "valibot";
+import type { ApiCredential } from "./audiohook/signature";
+
+export const CONFIG_DEFAULTS = {
+  AUTH_FAILURE_DELAY_MS: 250,
+  SIGNATURE_MAX_AGE_S: 10,
+  SIGNATURE_SKEW_S: 5,
+  MAX_FRAME_MS: 1000,
+  DISCONNECT_GRACE_MS: 5000,
+  SUPPORTED_LANGUAGES: "en-US,es-ES,fr-FR,de-DE,it-IT,pt-BR,nl-NL",
+  LOG_LEVEL: "info",
+} as const;
+
+export interface Config {
+  credentials: ApiCredential[];
+  authFailureDelayMs: number;
+  signatureMaxAgeSeconds: number;
+  signatureSkewSeconds: number;
+  maxFrameMs: number;
+  disconnectGraceMs: number;
+  supportedLanguages: string[];
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+const list = (text: string) => text.split(",").map((s) => s.trim());
+const numberFrom = (name: string, min: number, max: number) =>
+  v.pipe(
+    v.optional(v.string()),
+    v.transform((s) => (s === undefined || s === "" ? undefined : Number(s))),
+    v.optional(
+      v.pipe(
+        v.number(`${name} must be a number`),
+        v.integer(`${name} must be an integer`),
+        v.minValue(min, `${name} must be at least ${min}`),
+        v.maxValue(max, `${name} must be at most ${max}`),
+      ),
+    ),
+  );
+
+const EnvSchema = v.looseObject({
+  AUDIOHOOK_API_KEY: v.pipe(v.string("AUDIOHOOK_API_KEY is not set"), v.minLength(1, "AUDIOHOOK_API_KEY is empty")),
+  AUDIOHOOK_CLIENT_SECRET: v.string("AUDIOHOOK_CLIENT_SECRET is not set (set it to an empty string for unsigned keys)"),
+  AUTH_FAILURE_DELAY_MS: numberFrom("AUTH_FAILURE_DELAY_MS", 0, 5000),
+  SIGNATURE_MAX_AGE_S: numberFrom("SIGNATURE_MAX_AGE_S", 1, 300),
+  SIGNATURE_SKEW_S: numberFrom("SIGNATURE_SKEW_S", 0, 60),
+  MAX_FRAME_MS: numberFrom("MAX_FRAME_MS", 20, 5000),
+  DISCONNECT_GRACE_MS: numberFrom("DISCONNECT_GRACE_MS", 0, 60000),
+  SUPPORTED_LANGUAGES: v.optional(v.pipe(v.string(), v.regex(/^[a-z]{2,3}-[A-Za-z]{2,3}(,[a-z]{2,3}-[A-Za-z]{2,3})*$/))),
+  LOG_LEVEL: v.optional(v.picklist(["debug", "info", "warn", "error"])),
+});
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; error: string };
+
+/** Parses the worker's environment. Pure: the same env always gives the same result. */
+export function parseConfig(env: Record<string, unknown>): ConfigResult {
+  const parsed = v.safeParse(EnvSchema, env);
+  if (!parsed.success) {
+    return { ok: false, error: parsed.issues.map((i) => i.message).join("; ") };
+  }
+  const e = parsed.output;
+  const keys = list(e.AUDIOHOOK_API_KEY);
+  const secrets = list(e.AUDIOHOOK_CLIENT_SECRET);
+  if (keys.some((k) => k === "")) return { ok: false, error: "AUDIOHOOK_API_KEY has an empty entry" };
+  if (secrets.length !== keys.length) {
+    return {
+      ok: false,
+      error: `AUDIOHOOK_API_KEY has ${keys.length} entries but AUDIOHOOK_CLIENT_SECRET has ${secrets.length}: pair them by position (an empty secret allows unsigned upgrades)`,
+    };
+  }
+  const credentials = keys.map((apiKey, i) => ({ apiKey, secret: secrets[i] ?? "" }));
+  for (const { secret } of credentials) {
+    if (secret !== "" && !/^[A-Za-z0-9+/]+={0,2}$/.test(secret)) {
+      return { ok: false, error: "AUDIOHOOK_CLIENT_SECRET entries must be base64 (as Genesys shows them)" };
+    }
+  }
+  return {
+    ok: true,
+    config: {
+      credentials,
+      authFailureDelayMs: e.AUTH_FAILURE_DELAY_MS ?? CONFIG_DEFAULTS.AUTH_FAILURE_DELAY_MS,
+      signatureMaxAgeSeconds: e.SIGNATURE_MAX_AGE_S ?? CONFIG_DEFAULTS.SIGNATURE_MAX_AGE_S,
+      signatureSkewSeconds: e.SIGNATURE_SKEW_S ?? CONFIG_DEFAULTS.SIGNATURE_SKEW_S,
+      maxFrameMs: e.MAX_FRAME_MS ?? CONFIG_DEFAULTS.MAX_FRAME_MS,
+      disconnectGraceMs: e.DISCONNECT_GRACE_MS ?? CONFIG_DEFAULTS.DISCONNECT_GRACE_MS,
+      supportedLanguages: list(e.SUPPORTED_LANGUAGES ?? CONFIG_DEFAULTS.SUPPORTED_LANGUAGES),
+      logLevel: e.LOG_LEVEL ?? CONFIG_DEFAULTS.LOG_LEVEL,
+    },
+  };
+}
+
+const cache = new WeakMap<object, ConfigResult>();
+
+/** parseConfig, memoised per env object (the runtime hands the same env to every request of an isolate). */
+export function loadConfig(env: object): ConfigResult {
+  let result = cache.get(env);
+  if (!result) {
+    result = parseConfig(env as Record<string, unknown>);
+    cache.set(env, result);
+  }
+  return result;
+}
