@@ -146,13 +146,14 @@ function send(state: SessionState, type: ServerMessageType, parameters: Record<s
 /** Ends the call from our side: `disconnect`, then close the socket unless the client does first. */
 export function disconnect(prev: SessionState, reason: DisconnectReason, info?: string): Transition {
   const state = { ...prev };
-  if (state.phase === "disconnecting" || state.phase === "closed") return { state, effects: [] };
+  // Once disconnecting, the client has been told; after closed, only a protocol error still speaks up.
+  if (state.phase === "disconnecting") return { state, effects: [] };
   const effects: Effect[] = [];
   if (state.phase === "open") effects.push({ type: "boundary", reason: "disconnect", positionSamples: state.positionSamples });
   effects.push(send(state, "disconnect", info === undefined ? { reason } : { reason, info }));
   effects.push({ type: "log", level: reason === "completed" ? "info" : "warn", event: "disconnect", fields: { reason, info } });
   effects.push({ type: "close-later", code: reason === "completed" ? 1000 : 1008, reason: `disconnect: ${reason}` });
-  state.phase = "disconnecting";
+  if (state.phase !== "closed") state.phase = "disconnecting";
   return { state, effects };
 }
 
