@@ -41,8 +41,8 @@ const numberFrom = (name: string, min: number, max: number) =>
   );
 
 const EnvSchema = v.looseObject({
-  AUDIOHOOK_API_KEY: v.pipe(v.string("AUDIOHOOK_API_KEY is not set"), v.minLength(1, "AUDIOHOOK_API_KEY is empty")),
-  AUDIOHOOK_CLIENT_SECRET: v.string("AUDIOHOOK_CLIENT_SECRET is not set (set it to an empty string for unsigned keys)"),
+  AUDIOHOOK_API_KEY: v.optional(v.string()),
+  AUDIOHOOK_CLIENT_SECRET: v.optional(v.string()),
   AUTH_FAILURE_DELAY_MS: numberFrom("AUTH_FAILURE_DELAY_MS", 0, 5000),
   SIGNATURE_MAX_AGE_S: numberFrom("SIGNATURE_MAX_AGE_S", 1, 300),
   SIGNATURE_SKEW_S: numberFrom("SIGNATURE_SKEW_S", 0, 60),
@@ -61,6 +61,10 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
     return { ok: false, error: parsed.issues.map((i) => i.message).join("; ") };
   }
   const e = parsed.output;
+  if (!e.AUDIOHOOK_API_KEY) return { ok: false, error: "AUDIOHOOK_API_KEY is not set" };
+  if (e.AUDIOHOOK_CLIENT_SECRET === undefined) {
+    return { ok: false, error: "AUDIOHOOK_CLIENT_SECRET is not set (an empty string allows unsigned upgrades)" };
+  }
   const keys = list(e.AUDIOHOOK_API_KEY);
   const secrets = list(e.AUDIOHOOK_CLIENT_SECRET);
   if (keys.some((k) => k === "")) return { ok: false, error: "AUDIOHOOK_API_KEY has an empty entry" };

@@ -149,15 +149,30 @@ export function disconnect(prev: SessionState, reason: DisconnectReason, info?: 
   // Once disconnecting, the client has been told; after closed, only a protocol error still speaks up.
   if (state.phase === "disconnecting") return { state, effects: [] };
   const effects: Effect[] = [];
-  if (state.phase === "open") effects.push({ type: "boundary", reason: "disconnect", positionSamples: state.positionSamples });
+  if (state.phase === "open")
+    effects.push({ type: "boundary", reason: "disconnect", positionSamples: state.positionSamples });
   effects.push(send(state, "disconnect", info === undefined ? { reason } : { reason, info }));
-  effects.push({ type: "log", level: reason === "completed" ? "info" : "warn", event: "disconnect", fields: { reason, info } });
-  effects.push({ type: "close-later", code: reason === "completed" ? 1000 : 1008, reason: `disconnect: ${reason}` });
+  effects.push({
+    type: "log",
+    level: reason === "completed" ? "info" : "warn",
+    event: "disconnect",
+    fields: { reason, info },
+  });
+  effects.push({
+    type: "close-later",
+    code: reason === "completed" ? 1000 : 1008,
+    reason: `disconnect: ${reason}`,
+  });
   if (state.phase !== "closed") state.phase = "disconnecting";
   return { state, effects };
 }
 
-function protocolError(state: SessionState, code: ProtocolErrorCode, info: string, reason: DisconnectReason = "error") {
+function protocolError(
+  state: SessionState,
+  code: ProtocolErrorCode,
+  info: string,
+  reason: DisconnectReason = "error",
+) {
   const t = disconnect(state, reason, info);
   t.effects.unshift({ type: "log", level: "warn", event: "protocol-error", fields: { code, info } });
   return t;
@@ -184,10 +199,18 @@ function isSupportedOffer(offer: MediaOfferParams): boolean {
 export function onMessage(prev: SessionState, message: ClientMessage, limits: ProtocolLimits): Transition {
   const state = { ...prev };
   if (message.id !== state.sessionId) {
-    return protocolError(state, "wrong-id", `message id ${message.id.slice(0, 40)} is not this session's id ${state.sessionId}`);
+    return protocolError(
+      state,
+      "wrong-id",
+      `message id ${message.id.slice(0, 40)} is not this session's id ${state.sessionId}`,
+    );
   }
   if (message.seq !== state.clientSeq + 1) {
-    return protocolError(state, "wrong-seq", `out-of-order seq: expected ${state.clientSeq + 1}, got ${message.seq}`);
+    return protocolError(
+      state,
+      "wrong-seq",
+      `out-of-order seq: expected ${state.clientSeq + 1}, got ${message.seq}`,
+    );
   }
   if (message.serverseq > state.serverSeq) {
     return protocolError(
@@ -209,12 +232,14 @@ export function onMessage(prev: SessionState, message: ClientMessage, limits: Pr
     }
     // A client position ahead of ours is audio the client dropped without saying so: keep its timeline.
     if (position > state.positionSamples + POSITION_TOLERANCE_SAMPLES) {
-      effects.push({
-        type: "log",
-        level: "warn",
-        event: "position-gap",
-        fields: { samples: position - state.positionSamples, at: message.type },
-      });
+      // `discarded` and `resumed` announce their gap themselves; anything else is worth a warning.
+      if (message.type !== "discarded" && message.type !== "resumed")
+        effects.push({
+          type: "log",
+          level: "warn",
+          event: "position-gap",
+          fields: { samples: position - state.positionSamples, at: message.type },
+        });
       state.positionSamples = position;
     }
   }
@@ -234,10 +259,12 @@ export function onMessage(prev: SessionState, message: ClientMessage, limits: Pr
 
   switch (message.type) {
     case "open":
-      if (state.phase !== "awaiting-open") return protocolError(state, "unexpected-message", "second open on one session");
+      if (state.phase !== "awaiting-open")
+        return protocolError(state, "unexpected-message", "second open on one session");
       return onOpen(state, message.parameters, limits, effects);
     case "ping":
-      if (message.parameters.rtt) effects.push({ type: "log", level: "info", event: "rtt", fields: { rtt: message.parameters.rtt } });
+      if (message.parameters.rtt)
+        effects.push({ type: "log", level: "info", event: "rtt", fields: { rtt: message.parameters.rtt } });
       effects.push(send(state, "pong", {}));
       return { state, effects };
     case "paused":
@@ -247,7 +274,8 @@ export function onMessage(prev: SessionState, message: ClientMessage, limits: Pr
     case "resumed": {
       state.paused = false;
       const discarded = discardedSamples(state, message.parameters.discarded);
-      if (discarded > 0) state.positionSamples = Math.max(state.positionSamples, state.receivedSamples + discarded);
+      if (discarded > 0)
+        state.positionSamples = Math.max(state.positionSamples, state.receivedSamples + discarded);
       return { state, effects };
     }
     case "update": {
@@ -263,7 +291,7 @@ export function onMessage(prev: SessionState, message: ClientMessage, limits: Pr
       const rate = state.media?.rate ?? SUPPORTED_RATE;
       const start = durationToSamples(message.parameters.start, rate) ?? state.positionSamples;
       const span = durationToSamples(message.parameters.discarded, rate) ?? 0;
-      effects.push({ type: "boundary", reason: "discarded", positionSamples: state.positionSamples });
+      effects.push({ type: "boundary", reason: "discarded", positionSamples: Math.min(start, state.positionSamples) });
       state.positionSamples = Math.max(state.positionSamples, start + span);
       return { state, effects };
     }
@@ -285,7 +313,12 @@ function discardedSamples(state: SessionState, duration: string | undefined): nu
   return durationToSamples(duration, state.media?.rate ?? SUPPORTED_RATE) ?? 0;
 }
 
-function onOpen(state: SessionState, params: OpenParams, limits: ProtocolLimits, effects: Effect[]): Transition {
+function onOpen(
+  state: SessionState,
+  params: OpenParams,
+  limits: ProtocolLimits,
+  effects: Effect[],
+): Transition {
   if (params.organizationId.toLowerCase() !== state.organizationId.toLowerCase()) {
     return protocolError(
       state,
@@ -303,7 +336,11 @@ function onOpen(state: SessionState, params: OpenParams, limits: ProtocolLimits,
     );
   }
   state.phase = "open";
-  state.media = { format: offer.format as MediaFormat["format"], channels: offer.channels as ChannelName[], rate: offer.rate };
+  state.media = {
+    format: offer.format as MediaFormat["format"],
+    channels: offer.channels as ChannelName[],
+    rate: offer.rate,
+  };
   state.conversationId = params.conversationId;
   state.participantId = params.participant.id;
   state.probe = params.conversationId === ZERO_UUID;
@@ -334,7 +371,8 @@ function onOpen(state: SessionState, params: OpenParams, limits: ProtocolLimits,
 }
 
 function finishClose(state: SessionState, effects: Effect[]): Transition {
-  if (state.phase === "open") effects.push({ type: "boundary", reason: "close", positionSamples: state.positionSamples });
+  if (state.phase === "open")
+    effects.push({ type: "boundary", reason: "close", positionSamples: state.positionSamples });
   effects.push({ type: "flush" });
   effects.push(send(state, "closed", {}));
   effects.push({ type: "close-later", code: 1000, reason: "closed" });
@@ -356,11 +394,16 @@ export function onAudio(prev: SessionState, bytes: Uint8Array, limits: ProtocolL
       break;
   }
   if (!state.media) return protocolError(state, "no-media", "audio received but no media was negotiated");
-  if (state.paused) return protocolError(state, "audio-while-paused", "audio received while the stream is paused");
+  if (state.paused)
+    return protocolError(state, "audio-while-paused", "audio received while the stream is paused");
   const decoded = decodeFrame(bytes, state.media, limits.maxFrameSamples);
   if (!decoded.ok) return protocolError(state, decoded.error.code, decoded.error.info);
   const samples = decoded.channels[0]?.length ?? 0;
-  const chunk: PcmChunk = { media: state.media, channels: decoded.channels, startSample: state.positionSamples };
+  const chunk: PcmChunk = {
+    media: state.media,
+    channels: decoded.channels,
+    startSample: state.positionSamples,
+  };
   state.positionSamples += samples;
   state.receivedSamples += samples;
   return { state, effects: [{ type: "audio", chunk }] };

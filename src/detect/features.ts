@@ -1,0 +1,247 @@
+// Incremental log-mel front end for 8 kHz telephone audio: 25 ms Hann window, 10 ms hop, mel bands over
+// 300-3400 Hz. One FFT per frame feeds both the VAD (power spectrum) and the language model (log-mel).
+
+export const SAMPLE_RATE = 8000;
+export const WINDOW = 200; // 25 ms
+export const HOP = 80; // 10 ms
+export const FFT_SIZE = 256;
+export const BINS = FFT_SIZE / 2 + 1;
+export const MEL_BANDS = 24;
+export const MEL_LOW_HZ = 300;
+export const MEL_HIGH_HZ = 3400;
+/** Floor on band energy (Int16 scale, power per band): keeps log() finite on digital silence. */
+export const LOG_FLOOR = Math.log(1e-2);
+
+/** One analysis frame. Buffers are reused by the extractor: copy what you keep. */
+export interface SpectralFrame {
+  /** Index of the frame since the start of the stream (frame i covers samples [i*HOP, i*HOP+WINDOW)). */
+  index: number;
+  /** Power spectrum, BINS values (Int16 scale). */
+  power: Float32Array;
+  /** Natural-log mel band energies, MEL_BANDS values, floored at LOG_FLOOR. */
+  logMel: Float32Array;
+  /** Natural log of the mean power per sample in 300-3400 Hz (a level, in nepers*2). */
+  logEnergy: number;
+}
+
+const hzToMel = (hz: number): number => 2595 * Math.log10(1 + hz / 700);
+const melToHz = (mel: number): number => 700 * (10 ** (mel / 2595) - 1);
+
+/** Triangular mel filters as (first bin, weights) pairs: sparse, so a frame costs ~BINS multiply-adds. */
+export interface MelFilter {
+  start: number;
+  weights: Float32Array;
+}
+
+export function melFilterbank(bands = MEL_BANDS, lowHz = MEL_LOW_HZ, highHz = MEL_HIGH_HZ): MelFilter[] {
+  const lo = hzToMel(lowHz);
+  const hi = hzToMel(highHz);
+  const edges: number[] = [];
+  for (let i = 0; i < bands + 2; i++) edges.push(melToHz(lo + ((hi - lo) * i) / (bands + 1)));
+  const binHz = SAMPLE_RATE / FFT_SIZE;
+  const filters: MelFilter[] = [];
+  for (let b = 0; b < bands; b++) {
+    const left = edges[b] ?? 0;
+    const centre = edges[b + 1] ?? 0;
+    const right = edges[b + 2] ?? 0;
+    const start = Math.max(0, Math.ceil(left / binHz));
+    const end = Math.min(BINS - 1, Math.floor(right / binHz));
+    const w = new Float32Array(Math.max(0, end - start + 1));
+    for (let k = start; k <= end; k++) {
+      const f = k * binHz;
+      w[k - start] = f <= centre ? (f - left) / (centre - left) : (right - f) / (right - centre);
+    }
+    filters.push({ start, weights: w });
+  }
+  return filters;
+}
+
+/** In-place radix-2 complex FFT of size FFT_SIZE. */
+class Fft {
+  private readonly cos = new Float32Array(FFT_SIZE / 2);
+  private readonly sin = new Float32Array(FFT_SIZE / 2);
+  private readonly rev = new Uint16Array(FFT_SIZE);
+
+  constructor() {
+    for (let i = 0; i < FFT_SIZE / 2; i++) {
+      this.cos[i] = Math.cos((2 * Math.PI * i) / FFT_SIZE);
+      this.sin[i] = Math.sin((2 * Math.PI * i) / FFT_SIZE);
+    }
+    const bits = Math.log2(FFT_SIZE);
+    for (let i = 0; i < FFT_SIZE; i++) {
+      let r = 0;
+      for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
+      this.rev[i] = r;
+    }
+  }
+
+  transform(re: Float64Array, im: Float64Array): void {
+    const n = FFT_SIZE;
+    const rev = this.rev;
+    for (let i = 0; i < n; i++) {
+      const j = rev[i] as number;
+      if (j > i) {
+        const t = re[i] as number;
+        re[i] = re[j] as number;
+        re[j] = t;
+        const u = im[i] as number;
+        im[i] = im[j] as number;
+        im[j] = u;
+      }
+    }
+    for (let size = 2; size <= n; size <<= 1) {
+      const half = size >> 1;
+      const step = n / size;
+      for (let start = 0; start < n; start += size) {
+        for (let k = 0; k < half; k++) {
+          const wr = this.cos[k * step] as number;
+          const wi = -(this.sin[k * step] as number);
+          const a = start + k;
+          const b = a + half;
+          const br = re[b] as number;
+          const bi = im[b] as number;
+          const tr = br * wr - bi * wi;
+          const ti = br * wi + bi * wr;
+          const ar = re[a] as number;
+          const ai = im[a] as number;
+          re[b] = ar - tr;
+          im[b] = ai - ti;
+          re[a] = ar + tr;
+          im[a] = ai + ti;
+        }
+      }
+    }
+  }
+}
+
+const BAND_LO_BIN = Math.ceil(MEL_LOW_HZ / (SAMPLE_RATE / FFT_SIZE));
+const BAND_HI_BIN = Math.floor(MEL_HIGH_HZ / (SAMPLE_RATE / FFT_SIZE));
+export const SPEECH_BAND_BINS: readonly [number, number] = [BAND_LO_BIN, BAND_HI_BIN];
+
+/**
+ * Streams Int16 samples in chunks of any size and calls `onFrame` once per 10 ms hop.
+ * Holds only the last window of samples, so memory is constant over a call.
+ */
+export class LogMelExtractor {
+  private readonly ring = new Float32Array(WINDOW);
+  private filled = 0; // samples in ring (until the first window is complete)
+  private sinceHop = 0;
+  private frames = 0;
+  private readonly window = new Float32Array(WINDOW);
+  private readonly re = new Float64Array(FFT_SIZE);
+  private readonly im = new Float64Array(FFT_SIZE);
+  private readonly fft = new Fft();
+  private readonly filters = melFilterbank();
+  private readonly frame: SpectralFrame = {
+    index: 0,
+    power: new Float32Array(BINS),
+    logMel: new Float32Array(MEL_BANDS),
+    logEnergy: LOG_FLOOR,
+  };
+  private pos = 0; // next write position in the ring
+
+  constructor(private readonly onFrame: (frame: SpectralFrame) => void) {
+    for (let i = 0; i < WINDOW; i++) this.window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / WINDOW);
+  }
+
+  push(samples: Int16Array): void {
+    for (let i = 0; i < samples.length; i++) {
+      this.ring[this.pos] = samples[i] as number;
+      this.pos = this.pos + 1 === WINDOW ? 0 : this.pos + 1;
+      if (this.filled < WINDOW) {
+        this.filled++;
+        if (this.filled === WINDOW) this.analyse();
+        continue;
+      }
+      if (++this.sinceHop === HOP) this.analyse();
+    }
+  }
+
+  /** Frames emitted so far. */
+  get frameCount(): number {
+    return this.frames;
+  }
+
+  private analyse(): void {
+    this.sinceHop = 0;
+    const { re, im, ring, window } = this;
+    // The oldest sample sits at `pos`; remove DC per window (G.711 paths often carry an offset).
+    let mean = 0;
+    for (let i = 0; i < WINDOW; i++) mean += ring[i] as number;
+    mean /= WINDOW;
+    for (let i = 0; i < WINDOW; i++) {
+      const j = this.pos + i < WINDOW ? this.pos + i : this.pos + i - WINDOW;
+      re[i] = ((ring[j] as number) - mean) * (window[i] as number);
+      im[i] = 0;
+    }
+    re.fill(0, WINDOW);
+    im.fill(0, WINDOW);
+    this.fft.transform(re, im);
+    const f = this.frame;
+    const power = f.power;
+    for (let k = 0; k < BINS; k++) {
+      const r = re[k] as number;
+      const m = im[k] as number;
+      power[k] = (r * r + m * m) / WINDOW;
+    }
+    let band = 0;
+    for (let k = BAND_LO_BIN; k <= BAND_HI_BIN; k++) band += power[k] as number;
+    f.logEnergy = Math.max(LOG_FLOOR, Math.log(band / (BAND_HI_BIN - BAND_LO_BIN + 1)));
+    for (let b = 0; b < MEL_BANDS; b++) {
+      const flt = this.filters[b] as MelFilter;
+      let e = 0;
+      const w = flt.weights;
+      for (let k = 0; k < w.length; k++) e += (w[k] as number) * (power[flt.start + k] as number);
+      f.logMel[b] = Math.max(LOG_FLOOR, Math.log(e));
+    }
+    f.index = this.frames++;
+    this.onFrame(f);
+  }
+}
+
+/** Regression deltas over +/-2 frames (HTK formula), for callers that keep a short history. */
+export function delta(prev2: Float32Array, prev1: Float32Array, next1: Float32Array, next2: Float32Array, out: Float32Array): void {
+  for (let i = 0; i < out.length; i++) {
+    out[i] = ((next1[i] as number) - (prev1[i] as number) + 2 * ((next2[i] as number) - (prev2[i] as number))) / 10;
+  }
+}
+
+/**
+ * Streaming cepstral-mean normalisation: the mean of the speech frames seen so far (cumulative for the
+ * first `span` frames, then an exponential average with that time constant). It removes the channel and
+ * much of the speaker's spectral tilt, which is what lets synthetic voices teach a model about humans.
+ */
+export class StreamingCmn {
+  private readonly mean: Float32Array;
+  private count = 0;
+
+  constructor(
+    readonly dim: number,
+    private readonly span = 300,
+  ) {
+    this.mean = new Float32Array(dim);
+  }
+
+  /** Update with a speech frame (call before `apply` for that frame). */
+  update(x: Float32Array): void {
+    this.count++;
+    const a = 1 / Math.min(this.count, this.span);
+    for (let i = 0; i < this.dim; i++) {
+      const m = this.mean[i] as number;
+      this.mean[i] = m + a * ((x[i] as number) - m);
+    }
+  }
+
+  apply(x: Float32Array, out: Float32Array): void {
+    for (let i = 0; i < this.dim; i++) out[i] = (x[i] as number) - (this.mean[i] as number);
+  }
+
+  get frames(): number {
+    return this.count;
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.mean.fill(0);
+  }
+}

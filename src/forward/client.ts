@@ -1,0 +1,150 @@
+// Builds the Connect client for the transcription service over an injected fetch (the Workers fetch in
+// production, Node's in tests), with a bearer token fetched per call. Runs in workerd and Node alike.
+import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import type { UniversalClientFn } from "@connectrpc/connect/protocol";
+import { createTransport } from "@connectrpc/connect/protocol-connect";
+import { TranscriptionService } from "../gen/langhook/transcription/v1/transcription_pb.js";
+
+/** The part of RequestInit we use; `duplex` is required by Node for a streamed body, ignored by workerd. */
+export interface FetchInit {
+  method: string;
+  headers: Headers;
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
+  signal?: AbortSignal;
+  redirect: "manual";
+  duplex: "half";
+}
+
+export type FetchLike = (url: string, init: FetchInit) => Promise<Response>;
+
+export interface TranscriptionClientOptions {
+  /** Where the service is, e.g. "https://stt.example.com" (production refuses fetch to a bare IP). */
+  baseUrl: string;
+  fetch: FetchLike;
+  /** Called before every call; undefined means no Authorization header. */
+  getToken?: () => Promise<string | undefined>;
+  /** Binary protobuf (default) or JSON (readable when debugging). */
+  useBinaryFormat?: boolean;
+  /** Default deadline per call, sent as connect-timeout-ms; none by default. */
+  timeoutMs?: number;
+  interceptors?: Interceptor[];
+}
+
+export type TranscriptionClient = Client<typeof TranscriptionService>;
+
+export function createTranscriptionTransport(options: TranscriptionClientOptions): Transport {
+  const interceptors: Interceptor[] = [];
+  const getToken = options.getToken;
+  if (getToken !== undefined) interceptors.push(bearerToken(getToken));
+  interceptors.push(...(options.interceptors ?? []));
+  return createTransport({
+    httpClient: createFetchHttpClient(options.fetch),
+    baseUrl: options.baseUrl,
+    useBinaryFormat: options.useBinaryFormat ?? true,
+    interceptors,
+    // No compression: 100 ms of PCM barely compresses, and Cloudflare may decompress responses itself.
+    acceptCompression: [],
+    sendCompression: null,
+    compressMinBytes: Number.MAX_SAFE_INTEGER,
+    readMaxBytes: 0xffffffff,
+    writeMaxBytes: 0xffffffff,
+    defaultTimeoutMs: options.timeoutMs,
+  });
+}
+
+export function createTranscriptionClient(options: TranscriptionClientOptions): TranscriptionClient {
+  return createClient(TranscriptionService, createTranscriptionTransport(options));
+}
+
+/** Sets `Authorization: Bearer <token>` on each call, asking the getter each time (it caches, we don't). */
+export function bearerToken(getToken: () => Promise<string | undefined>): Interceptor {
+  return (next) => async (req) => {
+    const token = await getToken();
+    if (token !== undefined && token !== "") req.header.set("Authorization", `Bearer ${token}`);
+    return next(req);
+  };
+}
+
+/**
+ * Connect's HTTP client over a plain fetch. Unlike connect-web's, it sets `redirect: "manual"` (workerd
+ * rejects "error" in some versions), drops `content-encoding` from responses (fetch already decoded the
+ * body; Connect would try again), and sends unary bodies as bytes so they get a Content-Length.
+ */
+export function createFetchHttpClient(fetchFn: FetchLike): UniversalClientFn {
+  return async (req) => {
+    let body: ReadableStream<Uint8Array> | Uint8Array | null = null;
+    if (req.body !== undefined) {
+      // Streaming calls use application/connect+proto (or +json); unary ones application/proto or /json.
+      const streaming = (req.header.get("content-type") ?? "").startsWith("application/connect+");
+      body = streaming ? iterableToStream(req.body) : await concat(req.body);
+    }
+    const res = await fetchFn(req.url, {
+      method: req.method,
+      headers: req.header,
+      body,
+      signal: req.signal,
+      redirect: "manual",
+      duplex: "half",
+    });
+    const header = new Headers(res.headers);
+    header.delete("content-encoding");
+    return {
+      status: res.status,
+      header,
+      body: streamToIterable(res.body),
+      trailer: new Headers(),
+    };
+  };
+}
+
+function iterableToStream(iterable: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const it = iterable[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const r = await it.next();
+      if (r.done === true) controller.close();
+      else controller.enqueue(r.value);
+    },
+    async cancel(reason) {
+      // Lets the producer (a stream fed by later WebSocket messages) stop instead of hanging.
+      await it.throw?.(reason).catch(() => {});
+    },
+  });
+}
+
+async function concat(iterable: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const part of iterable) {
+    parts.push(part);
+    length += part.byteLength;
+  }
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
+
+async function* streamToIterable(stream: ReadableStream<Uint8Array> | null): AsyncIterable<Uint8Array> {
+  if (stream === null) return;
+  const reader = stream.getReader();
+  let done = false;
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    // A consumer that stops early (an error, an abandoned stream) must not leave the response open.
+    if (!done) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}

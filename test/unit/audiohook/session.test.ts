@@ -1,0 +1,163 @@
+// The protocol state machine in plain Node: transitions, sequence numbers and positions.
+
+import { describe, expect, it } from "vitest";
+import { formatDuration, parseDuration, samplesToDuration } from "../../../src/audiohook/duration";
+import { type ClientMessage, parseClientMessage } from "../../../src/audiohook/messages";
+import {
+  type Effect,
+  type ProtocolLimits,
+  type SessionState,
+  disconnect,
+  initialState,
+  onAudio,
+  onMessage,
+  sendEvent,
+} from "../../../src/audiohook/session";
+
+const SESSION = "30b0e395-84d3-4570-ac13-9a62d8f514c0";
+const ORG = "d7934305-0972-4844-938e-9060eef73d05";
+const LIMITS: ProtocolLimits = { maxFrameSamples: 8000, supportedLanguages: ["en-US", "es-ES"] };
+
+function msg(type: string, seq: number, parameters: Record<string, unknown> = {}, position = "PT0S", serverseq = 0): ClientMessage {
+  const parsed = parseClientMessage(JSON.stringify({ version: "2", id: SESSION, type, seq, serverseq, position, parameters }));
+  if (!parsed.ok) throw new Error(parsed.error.info);
+  return parsed.message;
+}
+
+const OPEN = {
+  organizationId: ORG,
+  conversationId: "090eaa2f-72fa-480a-83e0-8667ff89c0ec",
+  participant: { id: "883efee8-3d6c-4537-b500-6d7ca4b92fa0", ani: "+1-555-555-1234", aniName: "John Doe", dnis: "+1-800-555-6789" },
+  media: [{ type: "audio", format: "PCMU", channels: ["external", "internal"], rate: 8000 }],
+  language: "en-US",
+};
+
+function opened(): SessionState {
+  const start = initialState({ sessionId: SESSION, organizationId: ORG, correlationId: SESSION, endpoint: "transcription" });
+  return onMessage(start, msg("open", 1, OPEN), LIMITS).state;
+}
+
+const sends = (effects: Effect[]) => effects.flatMap((e) => (e.type === "send" ? [e.message] : []));
+
+describe("durations", () => {
+  it("parses and formats seconds-only ISO durations", () => {
+    expect(parseDuration("PT4.25S")).toBe(4.25);
+    expect(parseDuration("PT0S")).toBe(0);
+    expect(parseDuration("PT.5S")).toBe(0.5);
+    expect(parseDuration("PT1M")).toBeUndefined();
+    expect(parseDuration("P1DT1S")).toBeUndefined();
+    expect(formatDuration(12.34)).toBe("PT12.34S");
+    expect(formatDuration(3)).toBe("PT3S");
+    expect(samplesToDuration(12_000, 8000)).toBe("PT1.5S");
+  });
+});
+
+describe("protocol state machine", () => {
+  it("answers open with opened echoing the chosen offer, and starts the call", () => {
+    const start = initialState({ sessionId: SESSION, organizationId: ORG, correlationId: SESSION, endpoint: "monitor" });
+    const t = onMessage(start, msg("open", 1, { ...OPEN, supportedLanguages: true }), LIMITS);
+    const [openedMsg] = sends(t.effects);
+    expect(openedMsg).toEqual({
+      version: "2",
+      id: SESSION,
+      type: "opened",
+      seq: 1,
+      clientseq: 1,
+      parameters: { media: OPEN.media, supportedLanguages: ["en-US", "es-ES"] },
+    });
+    expect(t.effects.find((e) => e.type === "start")).toMatchObject({ call: { probe: false, language: "en-US" } });
+    expect(t.state.phase).toBe("open");
+    // The input state is not mutated: transitions are pure.
+    expect(start.phase).toBe("awaiting-open");
+  });
+
+  it("marks a probe (all-zero conversation id)", () => {
+    const start = initialState({ sessionId: SESSION, organizationId: ORG, correlationId: SESSION, endpoint: "monitor" });
+    const t = onMessage(start, msg("open", 1, { ...OPEN, conversationId: "00000000-0000-0000-0000-000000000000" }), LIMITS);
+    expect(t.state.probe).toBe(true);
+  });
+
+  it("pongs with clientseq equal to the ping's seq and counts server seq", () => {
+    let s = opened();
+    const t = onMessage(s, msg("ping", 2, {}, "PT0S", 1), LIMITS);
+    expect(sends(t.effects)[0]).toMatchObject({ type: "pong", seq: 2, clientseq: 2, parameters: {} });
+    s = t.state;
+    expect(s.serverSeq).toBe(2);
+  });
+
+  it("advances the position by the samples received and by discarded spans", () => {
+    let s = opened();
+    const frame = new Uint8Array(2 * 1600);
+    let t = onAudio(s, frame, LIMITS);
+    expect(t.effects[0]).toMatchObject({ type: "audio", chunk: { startSample: 0 } });
+    s = t.state;
+    t = onMessage(s, msg("discarded", 2, { start: "PT0.2S", discarded: "PT1S" }, "PT1.2S", 1), LIMITS);
+    expect(t.effects.map((e) => e.type)).toEqual(["boundary"]);
+    s = t.state;
+    t = onAudio(s, frame, LIMITS);
+    expect(t.effects[0]).toMatchObject({ type: "audio", chunk: { startSample: 1600 + 8000 } });
+    expect(t.state).toMatchObject({ positionSamples: 1600 + 8000 + 1600, receivedSamples: 3200 });
+  });
+
+  it("adopts a client position ahead of its own (unannounced gap) but refuses one behind", () => {
+    let s = onAudio(opened(), new Uint8Array(2 * 800), LIMITS).state;
+    const ahead = onMessage(s, msg("ping", 2, {}, "PT0.5S", 1), LIMITS);
+    expect(ahead.state.positionSamples).toBe(4000);
+    s = ahead.state;
+    const behind = onMessage(s, msg("ping", 3, {}, "PT0.01S", 2), LIMITS);
+    expect(sends(behind.effects)[0]).toMatchObject({ type: "disconnect", parameters: { reason: "error" } });
+  });
+
+  it("update changes the language for what follows and ends the utterance in progress", () => {
+    const t = onMessage(opened(), msg("update", 2, { language: "es-ES" }), LIMITS);
+    expect(t.effects).toEqual([
+      { type: "boundary", reason: "update", positionSamples: 0 },
+      { type: "language", language: "es-ES" },
+    ]);
+    expect(t.state.language).toBe("es-ES");
+    expect(sends(t.effects)).toEqual([]);
+  });
+
+  it("close flushes before it answers closed", () => {
+    const t = onMessage(opened(), msg("close", 2, { reason: "end" }), LIMITS);
+    expect(t.effects.map((e) => (e.type === "send" ? e.message.type : e.type))).toEqual([
+      "boundary",
+      "flush",
+      "closed",
+      "close-later",
+    ]);
+  });
+
+  it("after its own disconnect it still answers close and ping, and ignores the rest", () => {
+    let s = disconnect(opened(), "error", "transcription service refused our credentials").state;
+    expect(s.phase).toBe("disconnecting");
+    expect(onMessage(s, msg("update", 2, { language: "fr-FR" }, "PT0S", 2), LIMITS).effects).toEqual([]);
+    s = onMessage(s, msg("update", 2, {}, "PT0S", 2), LIMITS).state;
+    const t = onMessage(s, msg("close", 3, { reason: "disconnect" }, "PT0S", 2), LIMITS);
+    expect(sends(t.effects).map((m) => m.type)).toEqual(["closed"]);
+  });
+
+  it("events go out only while the call is open", () => {
+    expect(sends(sendEvent(opened(), [{ type: "transcript", data: {} }]).effects)[0]).toMatchObject({ type: "event" });
+    const closed = onMessage(opened(), msg("close", 2, {}), LIMITS).state;
+    expect(sendEvent(closed, []).effects).toEqual([]);
+  });
+
+  it("messages before open are refused, close before open is answered", () => {
+    const start = initialState({ sessionId: SESSION, organizationId: ORG, correlationId: SESSION, endpoint: "monitor" });
+    expect(sends(onMessage(start, msg("ping", 1), LIMITS).effects)[0]).toMatchObject({
+      type: "disconnect",
+      parameters: { info: "ping before open" },
+    });
+    expect(sends(onMessage(start, msg("close", 1), LIMITS).effects)[0]).toMatchObject({ type: "closed" });
+  });
+});
+
+describe("message validation", () => {
+  it("names the field that is wrong", () => {
+    const bad = parseClientMessage(JSON.stringify({ version: "2", id: SESSION, type: "error", seq: 1, serverseq: 0, position: "PT0S", parameters: { code: "x", message: "m" } }));
+    expect(bad).toMatchObject({ ok: false, error: { code: "bad-parameters", info: expect.stringMatching(/^error\.parameters\.code/) } });
+    const noParams = parseClientMessage(JSON.stringify({ version: "2", id: SESSION, type: "pong", seq: 1, serverseq: 0, position: "PT0S" }));
+    expect(noParams).toMatchObject({ ok: false, error: { code: "bad-envelope", info: expect.stringMatching(/parameters/) } });
+  });
+});

@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { CONFIG_DEFAULTS, parseConfig } from "../../src/config";
+
+describe("configuration", () => {
+  it("pairs keys and secrets by position and applies defaults", () => {
+    const result = parseConfig({ AUDIOHOOK_API_KEY: "a, b,c", AUDIOHOOK_CLIENT_SECRET: "c2VjcmV0,,c2VjcmV0Mg==" });
+    expect(result.ok && result.config.credentials).toEqual([
+      { apiKey: "a", secret: "c2VjcmV0" },
+      { apiKey: "b", secret: "" },
+      { apiKey: "c", secret: "c2VjcmV0Mg==" },
+    ]);
+    expect(result.ok && result.config.authFailureDelayMs).toBe(CONFIG_DEFAULTS.AUTH_FAILURE_DELAY_MS);
+  });
+
+  it("explains what is wrong", () => {
+    expect(parseConfig({})).toMatchObject({ ok: false, error: expect.stringMatching(/AUDIOHOOK_API_KEY is not set/) });
+    expect(parseConfig({ AUDIOHOOK_API_KEY: "a,b", AUDIOHOOK_CLIENT_SECRET: "" })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/2 entries but AUDIOHOOK_CLIENT_SECRET has 1/),
+    });
+    expect(parseConfig({ AUDIOHOOK_API_KEY: "a", AUDIOHOOK_CLIENT_SECRET: "", MAX_FRAME_MS: "lots" })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/MAX_FRAME_MS must be a number/),
+    });
+  });
+});
