@@ -48,7 +48,9 @@ const EnvSchema = v.looseObject({
   SIGNATURE_SKEW_S: numberFrom("SIGNATURE_SKEW_S", 0, 60),
   MAX_FRAME_MS: numberFrom("MAX_FRAME_MS", 20, 5000),
   DISCONNECT_GRACE_MS: numberFrom("DISCONNECT_GRACE_MS", 0, 60000),
-  SUPPORTED_LANGUAGES: v.optional(v.pipe(v.string(), v.regex(/^[a-z]{2,3}-[A-Za-z]{2,3}(,[a-z]{2,3}-[A-Za-z]{2,3})*$/))),
+  SUPPORTED_LANGUAGES: v.optional(
+    v.pipe(v.string(), v.regex(/^[a-z]{2,3}-[A-Za-z]{2,3}(,[a-z]{2,3}-[A-Za-z]{2,3})*$/)),
+  ),
   LOG_LEVEL: v.optional(v.picklist(["debug", "info", "warn", "error"])),
 });
 
@@ -63,7 +65,10 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
   const e = parsed.output;
   if (!e.AUDIOHOOK_API_KEY) return { ok: false, error: "AUDIOHOOK_API_KEY is not set" };
   if (e.AUDIOHOOK_CLIENT_SECRET === undefined) {
-    return { ok: false, error: "AUDIOHOOK_CLIENT_SECRET is not set (an empty string allows unsigned upgrades)" };
+    return {
+      ok: false,
+      error: "AUDIOHOOK_CLIENT_SECRET is not set (an empty string allows unsigned upgrades)",
+    };
   }
   const keys = list(e.AUDIOHOOK_API_KEY);
   const secrets = list(e.AUDIOHOOK_CLIENT_SECRET);

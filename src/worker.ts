@@ -1,8 +1,8 @@
 // The fetch entry: routes, authenticates the AudioHook upgrade before anything else runs, and hands
 // each call to its own CallSession Durable Object (keyed by the AudioHook session id).
 
+import type { Endpoint } from "./audiohook/session";
 import { authenticateUpgrade } from "./audiohook/signature";
-import { type Endpoint } from "./audiohook/session";
 import { loadConfig } from "./config";
 import { createLogger } from "./log";
 import { CALL_HEADER, type CallHandoff } from "./session/handoff";
@@ -15,10 +15,17 @@ const AUDIOHOOK_PATHS: Record<string, Endpoint> = {
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const REQUIRED_ID_HEADERS = ["audiohook-organization-id", "audiohook-session-id", "audiohook-correlation-id"] as const;
+const REQUIRED_ID_HEADERS = [
+  "audiohook-organization-id",
+  "audiohook-session-id",
+  "audiohook-correlation-id",
+] as const;
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(`${body}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
+  return new Response(`${body}\n`, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+  });
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

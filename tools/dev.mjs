@@ -6,7 +6,9 @@ import { copyFileSync, existsSync } from "node:fs";
 
 if (!existsSync(".dev.vars")) {
   copyFileSync(".dev.vars.example", ".dev.vars");
-  console.log("dev: created .dev.vars from .dev.vars.example (the published AudioHook documentation key pair)");
+  console.log(
+    "dev: created .dev.vars from .dev.vars.example (the published AudioHook documentation key pair)",
+  );
 }
 
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };

@@ -104,7 +104,10 @@ export interface ServerMessage {
 
 export type DisconnectReason = "completed" | "unauthorized" | "error";
 
-export type ParseError = { code: "bad-json" | "bad-envelope" | "bad-version" | "unknown-type" | "bad-parameters"; info: string };
+export type ParseError = {
+  code: "bad-json" | "bad-envelope" | "bad-version" | "unknown-type" | "bad-parameters";
+  info: string;
+};
 
 function isClientType(type: string): type is ClientMessageType {
   return Object.hasOwn(CLIENT_PARAMETERS, type);
@@ -114,12 +117,16 @@ function isClientType(type: string): type is ClientMessageType {
 function describeIssues(prefix: string, issues: readonly v.BaseIssue<unknown>[]): string {
   const issue = issues[0];
   if (!issue) return `${prefix}: invalid`;
-  const path = (issue.path ?? []).map((p) => (typeof p.key === "number" ? `[${p.key}]` : `.${String(p.key)}`)).join("");
+  const path = (issue.path ?? [])
+    .map((p) => (typeof p.key === "number" ? `[${p.key}]` : `.${String(p.key)}`))
+    .join("");
   return `${prefix}${path}: ${issue.message}`.slice(0, 300);
 }
 
 /** Parses and validates one text frame. Never throws. */
-export function parseClientMessage(text: string): { ok: true; message: ClientMessage } | { ok: false; error: ParseError } {
+export function parseClientMessage(
+  text: string,
+): { ok: true; message: ClientMessage } | { ok: false; error: ParseError } {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -134,15 +141,24 @@ export function parseClientMessage(text: string): { ok: true; message: ClientMes
   if (version !== PROTOCOL_VERSION) {
     return {
       ok: false,
-      error: { code: "bad-version", info: `unsupported protocol version "${version}"; this server speaks version 2` },
+      error: {
+        code: "bad-version",
+        info: `unsupported protocol version "${version}"; this server speaks version 2`,
+      },
     };
   }
   if (!isClientType(type)) {
-    return { ok: false, error: { code: "unknown-type", info: `unknown message type "${type.slice(0, 40)}"` } };
+    return {
+      ok: false,
+      error: { code: "unknown-type", info: `unknown message type "${type.slice(0, 40)}"` },
+    };
   }
   const params = v.safeParse(CLIENT_PARAMETERS[type], parameters);
   if (!params.success) {
-    return { ok: false, error: { code: "bad-parameters", info: describeIssues(`${type}.parameters`, params.issues) } };
+    return {
+      ok: false,
+      error: { code: "bad-parameters", info: describeIssues(`${type}.parameters`, params.issues) },
+    };
   }
   return {
     ok: true,

@@ -3,15 +3,15 @@
 
 import type { ChannelName, MediaFormat } from "../media/format";
 import { SUPPORTED_RATE } from "../media/format";
-import { type FrameError, type PcmChunk, decodeFrame } from "../media/frames";
+import { decodeFrame, type FrameError, type PcmChunk } from "../media/frames";
 import { durationToSamples, samplesToDuration } from "./duration";
 import {
   type ClientMessage,
   type DisconnectReason,
   type MediaOfferParams,
   type OpenParams,
-  PROTOCOL_VERSION,
   type ParseError,
+  PROTOCOL_VERSION,
   type ServerMessage,
   type ServerMessageType,
 } from "./messages";
@@ -291,7 +291,11 @@ export function onMessage(prev: SessionState, message: ClientMessage, limits: Pr
       const rate = state.media?.rate ?? SUPPORTED_RATE;
       const start = durationToSamples(message.parameters.start, rate) ?? state.positionSamples;
       const span = durationToSamples(message.parameters.discarded, rate) ?? 0;
-      effects.push({ type: "boundary", reason: "discarded", positionSamples: Math.min(start, state.positionSamples) });
+      effects.push({
+        type: "boundary",
+        reason: "discarded",
+        positionSamples: Math.min(start, state.positionSamples),
+      });
       state.positionSamples = Math.max(state.positionSamples, start + span);
       return { state, effects };
     }

@@ -101,7 +101,11 @@ function isInnerList(value: Item | InnerList): value is InnerList {
 }
 
 /** The RFC 9421 signature base: one `"name": value` line per component, then `@signature-params`. */
-export function signatureBase(request: UpgradeRequest, components: readonly string[], params: string): string | null {
+export function signatureBase(
+  request: UpgradeRequest,
+  components: readonly string[],
+  params: string,
+): string | null {
   const lines: string[] = [];
   for (const name of components) {
     let value: string | null;
@@ -117,7 +121,9 @@ export function signatureBase(request: UpgradeRequest, components: readonly stri
 }
 
 export async function hmacSha256(secret: Uint8Array, data: string): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
   return new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(data)));
 }
 

@@ -1,6 +1,6 @@
 // Binary AudioHook frames → one Int16Array of PCM per negotiated channel.
 
-import { type MediaFormat, bytesPerInstant } from "./format";
+import { bytesPerInstant, type MediaFormat } from "./format";
 import { MULAW_TABLE } from "./pcmu";
 
 /** PCM of one frame, split per channel, placed on the stream timeline. */

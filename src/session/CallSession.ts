@@ -4,18 +4,18 @@
 import { DurableObject } from "cloudflare:workers";
 import { parseClientMessage } from "../audiohook/messages";
 import {
-  type Effect,
-  type ProtocolLimits,
-  type SessionState,
-  type Transition,
   disconnect,
+  type Effect,
   initialState,
   onAudio,
   onInvalidMessage,
   onMessage,
+  type ProtocolLimits,
+  type SessionState,
+  type Transition,
 } from "../audiohook/session";
 import { type Config, loadConfig } from "../config";
-import { type Logger, createLogger } from "../log";
+import { createLogger, type Logger } from "../log";
 import { SUPPORTED_RATE } from "../media/format";
 import { CALL_HEADER, type CallHandoff } from "./handoff";
 import { type CallPipeline, MeteringPipeline } from "./pipeline";
@@ -96,9 +96,14 @@ export class CallSession extends DurableObject<Env> {
     const now = Date.now();
     if (handoff.nonce) {
       this.sql.exec("DELETE FROM nonces WHERE expires_at < ?", Math.floor(now / 1000));
-      const seen = this.sql.exec("SELECT 1 FROM nonces WHERE nonce = ?", handoff.nonce.value).toArray().length > 0;
+      const seen =
+        this.sql.exec("SELECT 1 FROM nonces WHERE nonce = ?", handoff.nonce.value).toArray().length > 0;
       if (seen) return new Response("replayed signature\n", { status: 401 });
-      this.sql.exec("INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)", handoff.nonce.value, handoff.nonce.expiresAt);
+      this.sql.exec(
+        "INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)",
+        handoff.nonce.value,
+        handoff.nonce.expiresAt,
+      );
     }
     if (this.state) {
       // Genesys opens a new session id for every connection (reconnects included): a second one is a client bug.
@@ -129,11 +134,17 @@ export class CallSession extends DurableObject<Env> {
     if (typeof message === "string") {
       const bytes = new TextEncoder().encode(message).length;
       if (bytes > MAX_TEXT_BYTES) {
-        await this.apply(ws, disconnect(state, "error", `text message of ${bytes} bytes exceeds the 64 KiB limit`));
+        await this.apply(
+          ws,
+          disconnect(state, "error", `text message of ${bytes} bytes exceeds the 64 KiB limit`),
+        );
         return;
       }
       const parsed = parseClientMessage(message);
-      await this.apply(ws, parsed.ok ? onMessage(state, parsed.message, this.limits()) : onInvalidMessage(state, parsed.error));
+      await this.apply(
+        ws,
+        parsed.ok ? onMessage(state, parsed.message, this.limits()) : onInvalidMessage(state, parsed.error),
+      );
     } else {
       await this.apply(ws, onAudio(state, new Uint8Array(message), this.limits()));
     }
@@ -188,7 +199,12 @@ export class CallSession extends DurableObject<Env> {
 
   private async scheduleClose(code: number, reason: string): Promise<void> {
     const grace = this.config.disconnectGraceMs;
-    await this.setTimers({ ...this.timers(), closeAt: Date.now() + grace, closeCode: code, closeReason: reason });
+    await this.setTimers({
+      ...this.timers(),
+      closeAt: Date.now() + grace,
+      closeCode: code,
+      closeReason: reason,
+    });
   }
 
   override async alarm(): Promise<void> {
@@ -220,7 +236,11 @@ export class CallSession extends DurableObject<Env> {
       if (state && state.phase !== "closed") {
         if (state.phase !== "disconnecting") {
           // The client went away without close: end utterances and hand on what we hold.
-          this.log.log("warn", "socket-closed-early", { code, reason: reason.slice(0, 100), phase: state.phase });
+          this.log.log("warn", "socket-closed-early", {
+            code,
+            reason: reason.slice(0, 100),
+            phase: state.phase,
+          });
           this.pipeline.boundary("close", state.positionSamples);
         }
         await this.pipeline.flush();

@@ -19,7 +19,7 @@ async function expectErrorAndClose(client: GenesysClient, info: RegExp): Promise
 describe("bad input", () => {
   it("malformed JSON", async () => {
     const client = await openedCall();
-    client.sendRaw("{\"version\": \"2\",");
+    client.sendRaw('{"version": "2",');
     await expectErrorAndClose(client, /not valid JSON/);
   });
 
@@ -99,7 +99,9 @@ describe("bad input", () => {
   });
 
   it("an odd-length L16 frame", async () => {
-    const client = await openedCall({ media: [{ type: "audio", format: "L16", channels: ["external"], rate: 8000 }] });
+    const client = await openedCall({
+      media: [{ type: "audio", format: "L16", channels: ["external"], rate: 8000 }],
+    });
     client.sendAudio(new Uint8Array(3), 1);
     await expectErrorAndClose(client, /not a whole number of L16 1-channel samples/);
   });

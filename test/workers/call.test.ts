@@ -2,7 +2,7 @@
 
 import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { GenesysClient, ORG_ID, ZERO_UUID, pcmuStereo } from "./genesys-client";
+import { GenesysClient, ORG_ID, pcmuStereo, ZERO_UUID } from "./genesys-client";
 
 interface StoredSession {
   phase: string;
@@ -37,7 +37,8 @@ describe("an AudioHook call", () => {
       { type: "audio", format: "PCMU", channels: ["external", "internal"], rate: 8000 },
     ]);
     expect(opened.parameters.supportedLanguages).toContain("es-ES");
-    for (const code of opened.parameters.supportedLanguages as string[]) expect(code).toMatch(/^[a-z]{2,3}-[A-Za-z]{2,3}$/);
+    for (const code of opened.parameters.supportedLanguages as string[])
+      expect(code).toMatch(/^[a-z]{2,3}-[A-Za-z]{2,3}$/);
 
     for (let i = 0; i < 10; i++) client.sendAudio(pcmuStereo(100), 800);
     client.send("ping", { rtt: "PT0.05S" });

@@ -19,7 +19,9 @@ export interface ServerMessage {
   parameters: Record<string, unknown>;
 }
 
-export type Received = { kind: "message"; message: ServerMessage } | { kind: "close"; code: number; reason: string };
+export type Received =
+  | { kind: "message"; message: ServerMessage }
+  | { kind: "close"; code: number; reason: string };
 
 export interface UpgradeOptions {
   path?: string;
@@ -42,7 +44,9 @@ function b64(bytes: ArrayBuffer): string {
 }
 
 /** Builds the upgrade headers, signing them the way Genesys does when a secret is given. */
-export async function upgradeHeaders(options: UpgradeOptions = {}): Promise<{ url: string; headers: Headers }> {
+export async function upgradeHeaders(
+  options: UpgradeOptions = {},
+): Promise<{ url: string; headers: Headers }> {
   const path = options.path ?? "/api/v1/voicetranscription/ws";
   const values: Record<string, string> = {
     "audiohook-organization-id": options.organizationId ?? ORG_ID,
@@ -98,7 +102,9 @@ export class GenesysClient {
       this.serverseq = message.seq;
       this.push({ kind: "message", message });
     });
-    ws.addEventListener("close", (event) => this.push({ kind: "close", code: event.code, reason: event.reason }));
+    ws.addEventListener("close", (event) =>
+      this.push({ kind: "close", code: event.code, reason: event.reason }),
+    );
   }
 
   private push(item: Received): void {
@@ -120,7 +126,11 @@ export class GenesysClient {
     return `PT${(this.positionSamples / 8000).toFixed(3).replace(/\.?0+$/, "") || "0"}S`;
   }
 
-  send(type: string, parameters: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}): void {
+  send(
+    type: string,
+    parameters: Record<string, unknown> = {},
+    overrides: Record<string, unknown> = {},
+  ): void {
     this.seq += 1;
     this.ws.send(
       JSON.stringify({
@@ -178,7 +188,9 @@ export class GenesysClient {
     const item = await this.next(timeoutMs);
     if (item.kind !== "message") throw new Error(`expected ${type}, got close ${item.code} ${item.reason}`);
     if (item.message.type !== type) {
-      throw new Error(`expected ${type}, got ${item.message.type} ${JSON.stringify(item.message.parameters)}`);
+      throw new Error(
+        `expected ${type}, got ${item.message.type} ${JSON.stringify(item.message.parameters)}`,
+      );
     }
     return item.message;
   }
@@ -197,7 +209,9 @@ export class GenesysClient {
       throw new Error(`expected disconnect ${reason}, got ${JSON.stringify(message.parameters)}`);
     }
     if (infoPattern && !infoPattern.test(String(message.parameters.info))) {
-      throw new Error(`disconnect info ${JSON.stringify(message.parameters.info)} does not match ${infoPattern}`);
+      throw new Error(
+        `disconnect info ${JSON.stringify(message.parameters.info)} does not match ${infoPattern}`,
+      );
     }
     return message;
   }

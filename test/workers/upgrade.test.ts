@@ -1,6 +1,6 @@
 // Routing and authentication before the upgrade: every refusal is an HTTP answer, no object is created.
 
-import { SELF, env, listDurableObjectIds } from "cloudflare:test";
+import { env, listDurableObjectIds, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DEV_API_KEY, GenesysClient, UNSIGNED_API_KEY, upgrade, upgradeHeaders } from "./genesys-client";
 
@@ -30,7 +30,11 @@ describe("authentication before the upgrade", () => {
     ["no API key", { omit: ["x-api-key"] }, /missing x-api-key/],
     ["an unknown API key", { apiKey: "bm90LWEta25vd24ta2V5LWF0LWFsbA" }, /invalid credentials/],
     ["no signature for a key that has a secret", { secret: null }, /signature required/],
-    ["a signature made with the wrong secret", { secret: btoa("the wrong secret, 32 bytes long!!") }, /invalid credentials/],
+    [
+      "a signature made with the wrong secret",
+      { secret: btoa("the wrong secret, 32 bytes long!!") },
+      /invalid credentials/,
+    ],
     ["a stale signature", { created: Math.floor(Date.now() / 1000) - 120 }, /expired/],
     ["a signature from the future", { created: Math.floor(Date.now() / 1000) + 120 }, /not yet valid/],
     ["an expired signature", { expires: Math.floor(Date.now() / 1000) - 60 }, /expired/],

@@ -34,10 +34,13 @@ function die(message: string): never {
 }
 
 if (values.help || positionals.length !== 1) {
-  console.log("usage: npm run simulate -- <file.wav> [--url URL] [--language en-US] [--format PCMU|L16] [--frame-ms 100] [--speed 1]");
+  console.log(
+    "usage: npm run simulate -- <file.wav> [--url URL] [--language en-US] [--format PCMU|L16] [--frame-ms 100] [--speed 1]",
+  );
   process.exit(values.help ? 0 : 2);
 }
-const format = values.format === "L16" ? "L16" : values.format === "PCMU" ? "PCMU" : die("--format is PCMU or L16");
+const format =
+  values.format === "L16" ? "L16" : values.format === "PCMU" ? "PCMU" : die("--format is PCMU or L16");
 const frameMs = Number(values["frame-ms"]);
 const speed = Number(values.speed);
 if (!(frameMs >= 10 && frameMs <= 1000)) die("--frame-ms must be between 10 and 1000");
@@ -60,14 +63,25 @@ const headers = await audiohookHeaders({
   correlationId: crypto.randomUUID(),
 });
 
-const ws = new WebSocket(url, { headers } as unknown as string[]);
+// Node 22's WebSocket (undici) takes headers in its second argument; the types here are the Workers ones.
+const ws = new WebSocket(url.toString(), { headers } as unknown as string[]);
 ws.binaryType = "arraybuffer";
 let seq = 0;
 let serverseq = 0;
 let sent = 0;
 const position = () => `PT${(sent / 8000).toFixed(3)}S`;
 const send = (type: string, parameters: Record<string, unknown> = {}) =>
-  ws.send(JSON.stringify({ version: "2", id: sessionId, type, seq: ++seq, serverseq, position: position(), parameters }));
+  ws.send(
+    JSON.stringify({
+      version: "2",
+      id: sessionId,
+      type,
+      seq: ++seq,
+      serverseq,
+      position: position(),
+      parameters,
+    }),
+  );
 
 let resolveOpened: () => void = () => {};
 const opened = new Promise<void>((resolve) => {
@@ -80,7 +94,11 @@ const closed = new Promise<void>((resolve) => {
 let failed = false;
 
 ws.addEventListener("message", (event) => {
-  const message = JSON.parse(String(event.data)) as { type: string; seq: number; parameters: Record<string, unknown> };
+  const message = JSON.parse(String(event.data)) as {
+    type: string;
+    seq: number;
+    parameters: Record<string, unknown>;
+  };
   serverseq = message.seq;
   switch (message.type) {
     case "opened":
@@ -88,9 +106,14 @@ ws.addEventListener("message", (event) => {
       resolveOpened();
       break;
     case "event":
-      for (const entity of (message.parameters.entities as { type: string; data: Record<string, unknown> }[]) ?? []) {
+      for (const entity of (message.parameters.entities as {
+        type: string;
+        data: Record<string, unknown>;
+      }[]) ?? []) {
         const data = entity.data;
-        const alt = (data.alternatives as { languages?: string[]; interpretations?: { transcript: string }[] }[])?.[0];
+        const alt = (
+          data.alternatives as { languages?: string[]; interpretations?: { transcript: string }[] }[]
+        )?.[0];
         console.log(
           `${entity.type} ch${data.channelId} ${data.offset}+${data.duration} [${alt?.languages?.join(",")}] ${alt?.interpretations?.[0]?.transcript ?? ""}`,
         );
@@ -117,11 +140,18 @@ ws.addEventListener("close", (event) => {
 ws.addEventListener("error", () => die(`cannot connect to ${url} (is \`npm run dev\` running?)`));
 
 await new Promise<void>((resolve) => ws.addEventListener("open", () => resolve(), { once: true }));
-console.log(`connected: session ${sessionId}, ${(total / 8000).toFixed(1)} s of ${names.join("+")} audio as ${format}`);
+console.log(
+  `connected: session ${sessionId}, ${(total / 8000).toFixed(1)} s of ${names.join("+")} audio as ${format}`,
+);
 send("open", {
   organizationId: values.org,
   conversationId: crypto.randomUUID(),
-  participant: { id: crypto.randomUUID(), ani: "+15551230000", aniName: "Simulated caller", dnis: "+15557650000" },
+  participant: {
+    id: crypto.randomUUID(),
+    ani: "+15551230000",
+    aniName: "Simulated caller",
+    dnis: "+15557650000",
+  },
   media: [{ type: "audio", format, channels: names, rate: 8000 }],
   language: values.language,
 });

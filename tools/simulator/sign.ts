@@ -29,7 +29,9 @@ const COMPONENTS = [
 
 function randomNonce(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(18));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
+  return btoa(String.fromCharCode(...bytes))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_");
 }
 
 /** The headers of a Genesys AudioHook upgrade request. */
@@ -43,8 +45,14 @@ export async function audiohookHeaders(input: SignInput): Promise<Record<string,
   if (input.secret === null) return headers;
   const created = input.created ?? Math.floor(Date.now() / 1000);
   const params = `(${COMPONENTS.map((c) => `"${c}"`).join(" ")});keyid="${input.apiKey}";nonce="${input.nonce ?? randomNonce()}";alg="hmac-sha256";created=${created};expires=${input.expires ?? created + 10}`;
-  const values: Record<string, string> = { "@request-target": input.target, "@authority": input.authority, ...headers };
-  const base = [...COMPONENTS.map((c) => `"${c}": ${values[c]}`), `"@signature-params": ${params}`].join("\n");
+  const values: Record<string, string> = {
+    "@request-target": input.target,
+    "@authority": input.authority,
+    ...headers,
+  };
+  const base = [...COMPONENTS.map((c) => `"${c}": ${values[c]}`), `"@signature-params": ${params}`].join(
+    "\n",
+  );
   const key = await crypto.subtle.importKey(
     "raw",
     Uint8Array.from(atob(input.secret), (c) => c.charCodeAt(0)),
@@ -53,5 +61,9 @@ export async function audiohookHeaders(input: SignInput): Promise<Record<string,
     ["sign"],
   );
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(base)));
-  return { ...headers, "signature-input": `sig1=${params}`, signature: `sig1=:${btoa(String.fromCharCode(...mac))}:` };
+  return {
+    ...headers,
+    "signature-input": `sig1=${params}`,
+    signature: `sig1=:${btoa(String.fromCharCode(...mac))}:`,
+  };
 }

@@ -31,10 +31,12 @@ export function readWav(bytes: Uint8Array): Audio {
     }
     at += 8 + size + (size % 2);
   }
-  if (!data || channels < 1 || channels > 2) throw new Error("WAV needs a fmt chunk, a data chunk and 1 or 2 channels");
+  if (!data || channels < 1 || channels > 2)
+    throw new Error("WAV needs a fmt chunk, a data chunk and 1 or 2 channels");
   const isPcm16 = (format === 1 || format === 0xfffe) && bits === 16;
   const isMulaw = format === 7 && bits === 8;
-  if (!isPcm16 && !isMulaw) throw new Error(`unsupported WAV encoding (format ${format}, ${bits} bits): use 16-bit PCM or µ-law`);
+  if (!isPcm16 && !isMulaw)
+    throw new Error(`unsupported WAV encoding (format ${format}, ${bits} bits): use 16-bit PCM or µ-law`);
   const bytesPerSample = isPcm16 ? 2 : 1;
   const frames = Math.floor(data.length / (bytesPerSample * channels));
   const out = Array.from({ length: channels }, () => new Int16Array(frames));
@@ -42,7 +44,9 @@ export function readWav(bytes: Uint8Array): Audio {
   for (let i = 0; i < frames; i++) {
     for (let c = 0; c < channels; c++) {
       const at = (i * channels + c) * bytesPerSample;
-      (out[c] as Int16Array)[i] = isPcm16 ? dv.getInt16(at, true) : (MULAW_TABLE[data[at] as number] as number);
+      (out[c] as Int16Array)[i] = isPcm16
+        ? dv.getInt16(at, true)
+        : (MULAW_TABLE[data[at] as number] as number);
     }
   }
   return { rate, channels: out };
@@ -69,7 +73,9 @@ export function writeWav(channels: Int16Array[], rate: number): Uint8Array {
   const dataBytes = frames * channels.length * 2;
   const out = new Uint8Array(44 + dataBytes);
   const view = new DataView(out.buffer);
-  const put = (at: number, s: string) => [...s].forEach((ch, i) => view.setUint8(at + i, ch.charCodeAt(0)));
+  const put = (at: number, s: string) => {
+    for (let i = 0; i < s.length; i++) view.setUint8(at + i, s.charCodeAt(i));
+  };
   put(0, "RIFF");
   view.setUint32(4, 36 + dataBytes, true);
   put(8, "WAVE");

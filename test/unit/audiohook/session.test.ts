@@ -4,13 +4,13 @@ import { describe, expect, it } from "vitest";
 import { formatDuration, parseDuration, samplesToDuration } from "../../../src/audiohook/duration";
 import { type ClientMessage, parseClientMessage } from "../../../src/audiohook/messages";
 import {
-  type Effect,
-  type ProtocolLimits,
-  type SessionState,
   disconnect,
+  type Effect,
   initialState,
   onAudio,
   onMessage,
+  type ProtocolLimits,
+  type SessionState,
   sendEvent,
 } from "../../../src/audiohook/session";
 
@@ -18,8 +18,16 @@ const SESSION = "30b0e395-84d3-4570-ac13-9a62d8f514c0";
 const ORG = "d7934305-0972-4844-938e-9060eef73d05";
 const LIMITS: ProtocolLimits = { maxFrameSamples: 8000, supportedLanguages: ["en-US", "es-ES"] };
 
-function msg(type: string, seq: number, parameters: Record<string, unknown> = {}, position = "PT0S", serverseq = 0): ClientMessage {
-  const parsed = parseClientMessage(JSON.stringify({ version: "2", id: SESSION, type, seq, serverseq, position, parameters }));
+function msg(
+  type: string,
+  seq: number,
+  parameters: Record<string, unknown> = {},
+  position = "PT0S",
+  serverseq = 0,
+): ClientMessage {
+  const parsed = parseClientMessage(
+    JSON.stringify({ version: "2", id: SESSION, type, seq, serverseq, position, parameters }),
+  );
   if (!parsed.ok) throw new Error(parsed.error.info);
   return parsed.message;
 }
@@ -27,13 +35,23 @@ function msg(type: string, seq: number, parameters: Record<string, unknown> = {}
 const OPEN = {
   organizationId: ORG,
   conversationId: "090eaa2f-72fa-480a-83e0-8667ff89c0ec",
-  participant: { id: "883efee8-3d6c-4537-b500-6d7ca4b92fa0", ani: "+1-555-555-1234", aniName: "John Doe", dnis: "+1-800-555-6789" },
+  participant: {
+    id: "883efee8-3d6c-4537-b500-6d7ca4b92fa0",
+    ani: "+1-555-555-1234",
+    aniName: "John Doe",
+    dnis: "+1-800-555-6789",
+  },
   media: [{ type: "audio", format: "PCMU", channels: ["external", "internal"], rate: 8000 }],
   language: "en-US",
 };
 
 function opened(): SessionState {
-  const start = initialState({ sessionId: SESSION, organizationId: ORG, correlationId: SESSION, endpoint: "transcription" });
+  const start = initialState({
+    sessionId: SESSION,
+    organizationId: ORG,
+    correlationId: SESSION,
+    endpoint: "transcription",
+  });
   return onMessage(start, msg("open", 1, OPEN), LIMITS).state;
 }
 
@@ -54,7 +72,12 @@ describe("durations", () => {
 
 describe("protocol state machine", () => {
   it("answers open with opened echoing the chosen offer, and starts the call", () => {
-    const start = initialState({ sessionId: SESSION, organizationId: ORG, correlationId: SESSION, endpoint: "monitor" });
+    const start = initialState({
+      sessionId: SESSION,
+      organizationId: ORG,
+      correlationId: SESSION,
+      endpoint: "monitor",
+    });
     const t = onMessage(start, msg("open", 1, { ...OPEN, supportedLanguages: true }), LIMITS);
     const [openedMsg] = sends(t.effects);
     expect(openedMsg).toEqual({
@@ -65,15 +88,26 @@ describe("protocol state machine", () => {
       clientseq: 1,
       parameters: { media: OPEN.media, supportedLanguages: ["en-US", "es-ES"] },
     });
-    expect(t.effects.find((e) => e.type === "start")).toMatchObject({ call: { probe: false, language: "en-US" } });
+    expect(t.effects.find((e) => e.type === "start")).toMatchObject({
+      call: { probe: false, language: "en-US" },
+    });
     expect(t.state.phase).toBe("open");
     // The input state is not mutated: transitions are pure.
     expect(start.phase).toBe("awaiting-open");
   });
 
   it("marks a probe (all-zero conversation id)", () => {
-    const start = initialState({ sessionId: SESSION, organizationId: ORG, correlationId: SESSION, endpoint: "monitor" });
-    const t = onMessage(start, msg("open", 1, { ...OPEN, conversationId: "00000000-0000-0000-0000-000000000000" }), LIMITS);
+    const start = initialState({
+      sessionId: SESSION,
+      organizationId: ORG,
+      correlationId: SESSION,
+      endpoint: "monitor",
+    });
+    const t = onMessage(
+      start,
+      msg("open", 1, { ...OPEN, conversationId: "00000000-0000-0000-0000-000000000000" }),
+      LIMITS,
+    );
     expect(t.state.probe).toBe(true);
   });
 
@@ -138,13 +172,20 @@ describe("protocol state machine", () => {
   });
 
   it("events go out only while the call is open", () => {
-    expect(sends(sendEvent(opened(), [{ type: "transcript", data: {} }]).effects)[0]).toMatchObject({ type: "event" });
+    expect(sends(sendEvent(opened(), [{ type: "transcript", data: {} }]).effects)[0]).toMatchObject({
+      type: "event",
+    });
     const closed = onMessage(opened(), msg("close", 2, {}), LIMITS).state;
     expect(sendEvent(closed, []).effects).toEqual([]);
   });
 
   it("messages before open are refused, close before open is answered", () => {
-    const start = initialState({ sessionId: SESSION, organizationId: ORG, correlationId: SESSION, endpoint: "monitor" });
+    const start = initialState({
+      sessionId: SESSION,
+      organizationId: ORG,
+      correlationId: SESSION,
+      endpoint: "monitor",
+    });
     expect(sends(onMessage(start, msg("ping", 1), LIMITS).effects)[0]).toMatchObject({
       type: "disconnect",
       parameters: { info: "ping before open" },
@@ -155,9 +196,27 @@ describe("protocol state machine", () => {
 
 describe("message validation", () => {
   it("names the field that is wrong", () => {
-    const bad = parseClientMessage(JSON.stringify({ version: "2", id: SESSION, type: "error", seq: 1, serverseq: 0, position: "PT0S", parameters: { code: "x", message: "m" } }));
-    expect(bad).toMatchObject({ ok: false, error: { code: "bad-parameters", info: expect.stringMatching(/^error\.parameters\.code/) } });
-    const noParams = parseClientMessage(JSON.stringify({ version: "2", id: SESSION, type: "pong", seq: 1, serverseq: 0, position: "PT0S" }));
-    expect(noParams).toMatchObject({ ok: false, error: { code: "bad-envelope", info: expect.stringMatching(/parameters/) } });
+    const bad = parseClientMessage(
+      JSON.stringify({
+        version: "2",
+        id: SESSION,
+        type: "error",
+        seq: 1,
+        serverseq: 0,
+        position: "PT0S",
+        parameters: { code: "x", message: "m" },
+      }),
+    );
+    expect(bad).toMatchObject({
+      ok: false,
+      error: { code: "bad-parameters", info: expect.stringMatching(/^error\.parameters\.code/) },
+    });
+    const noParams = parseClientMessage(
+      JSON.stringify({ version: "2", id: SESSION, type: "pong", seq: 1, serverseq: 0, position: "PT0S" }),
+    );
+    expect(noParams).toMatchObject({
+      ok: false,
+      error: { code: "bad-envelope", info: expect.stringMatching(/parameters/) },
+    });
   });
 });

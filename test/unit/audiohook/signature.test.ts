@@ -3,7 +3,12 @@
 
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { type ApiCredential, type UpgradeRequest, authenticateUpgrade, constantTimeEqual } from "../../../src/audiohook/signature";
+import {
+  type ApiCredential,
+  authenticateUpgrade,
+  constantTimeEqual,
+  type UpgradeRequest,
+} from "../../../src/audiohook/signature";
 
 const API_KEY = "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh";
 const SECRET = "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=";
@@ -21,7 +26,12 @@ function request(headers: Record<string, string>, target = "/api/v1/voicebiometr
 }
 
 /** Signs the way the protocol page describes, with Node's HMAC: an implementation independent of ours. */
-function sign(params: string, secret = SECRET, target = "/api/v1/voicebiometrics/ws", headers = HEADERS): string {
+function sign(
+  params: string,
+  secret = SECRET,
+  target = "/api/v1/voicebiometrics/ws",
+  headers = HEADERS,
+): string {
   const base = [
     `"@request-target": ${target}`,
     `"@authority": audiohook.example.com`,
@@ -32,9 +42,15 @@ function sign(params: string, secret = SECRET, target = "/api/v1/voicebiometrics
 }
 
 const NOW = 1_700_000_000;
-function signed(extra: Partial<{ nonce: string; created: number; expires: number; keyid: string; secret: string }> = {}) {
+function signed(
+  extra: Partial<{ nonce: string; created: number; expires: number; keyid: string; secret: string }> = {},
+) {
   const params = `${COMPONENTS};keyid="${extra.keyid ?? API_KEY}";nonce="${extra.nonce ?? "aUniqueNonceOfEnoughLength"}";alg="hmac-sha256";created=${extra.created ?? NOW};expires=${extra.expires ?? NOW + 10}`;
-  return { ...HEADERS, "signature-input": `sig1=${params}`, signature: `sig1=:${sign(params, extra.secret)}:` };
+  return {
+    ...HEADERS,
+    "signature-input": `sig1=${params}`,
+    signature: `sig1=:${sign(params, extra.secret)}:`,
+  };
 }
 
 describe("HTTP message signature", () => {
@@ -42,7 +58,11 @@ describe("HTTP message signature", () => {
     const params = `${COMPONENTS};keyid="${API_KEY}";nonce="VGhpc0lzQVVuaXF1ZU5vbmNl";alg="hmac-sha256";created=1641013200;expires=3282026430`;
     // Our independent signer reproduces the published signature, so the vector and the base agree.
     expect(sign(params)).toBe("NZBwyBHRRyRoeLqy1IzOa9VYBuI8TgMFt2GRDkDuJh4=");
-    const headers = { ...HEADERS, "signature-input": `sig1=${params}`, signature: "sig1=:NZBwyBHRRyRoeLqy1IzOa9VYBuI8TgMFt2GRDkDuJh4=:" };
+    const headers = {
+      ...HEADERS,
+      "signature-input": `sig1=${params}`,
+      signature: "sig1=:NZBwyBHRRyRoeLqy1IzOa9VYBuI8TgMFt2GRDkDuJh4=:",
+    };
     const result = await authenticateUpgrade(request(headers), CREDS, 1641013203);
     expect(result).toEqual({
       ok: true,
@@ -65,7 +85,12 @@ describe("HTTP message signature", () => {
 
   const refusals: [string, Record<string, string>, number, string][] = [
     ["wrong secret", signed({ secret: btoa("another secret entirely, 32 b!!") }), NOW, "bad-signature"],
-    ["tampered header", { ...signed(), "audiohook-session-id": "30b0e395-84d3-4570-ac13-9a62d8f514c1" }, NOW, "bad-signature"],
+    [
+      "tampered header",
+      { ...signed(), "audiohook-session-id": "30b0e395-84d3-4570-ac13-9a62d8f514c1" },
+      NOW,
+      "bad-signature",
+    ],
     ["keyid not the api key", signed({ keyid: "someoneElse" }), NOW, "keyid-mismatch"],
     ["short nonce", signed({ nonce: "short" }), NOW, "bad-nonce"],
     ["too old", signed(), NOW + 16, "signature-expired"],
@@ -85,15 +110,20 @@ describe("HTTP message signature", () => {
   it("refuses a signature that leaves out a required component", async () => {
     const params = `("@request-target" "@authority" "x-api-key");keyid="${API_KEY}";nonce="aUniqueNonceOfEnoughLength";created=${NOW};expires=${NOW + 10}`;
     const headers = { ...HEADERS, "signature-input": `sig1=${params}`, signature: `sig1=:${sign(params)}:` };
-    expect(await authenticateUpgrade(request(headers), CREDS, NOW)).toMatchObject({ ok: false, code: "missing-components" });
+    expect(await authenticateUpgrade(request(headers), CREDS, NOW)).toMatchObject({
+      ok: false,
+      code: "missing-components",
+    });
   });
 
   it("accepts an unsigned upgrade only for a key configured with an empty secret", async () => {
     const open = [{ apiKey: "unsignedKey", secret: "" }, ...CREDS];
-    expect(await authenticateUpgrade(request({ ...HEADERS, "x-api-key": "unsignedKey" }), open, NOW)).toEqual({
-      ok: true,
-      apiKey: "unsignedKey",
-    });
+    expect(await authenticateUpgrade(request({ ...HEADERS, "x-api-key": "unsignedKey" }), open, NOW)).toEqual(
+      {
+        ok: true,
+        apiKey: "unsignedKey",
+      },
+    );
     expect((await authenticateUpgrade(request(HEADERS), open, NOW)).ok).toBe(false);
   });
 

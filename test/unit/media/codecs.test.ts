@@ -1,9 +1,9 @@
 // µ-law table against the G.711 formula, L16 byte order, channel split and frame checks.
 
 import { describe, expect, it } from "vitest";
-import { type MediaFormat } from "../../../src/media/format";
+import type { MediaFormat } from "../../../src/media/format";
 import { decodeFrame } from "../../../src/media/frames";
-import { MULAW_TABLE, encodeMulawSample } from "../../../src/media/pcmu";
+import { encodeMulawSample, MULAW_TABLE } from "../../../src/media/pcmu";
 
 /** G.711 µ-law expansion written from the standard's segment table, independently of the module. */
 function g711Expand(code: number): number {
@@ -16,7 +16,8 @@ function g711Expand(code: number): number {
 
 describe("PCMU", () => {
   it("table matches the G.711 formula for all 256 codes", () => {
-    for (let code = 0; code < 256; code++) expect(MULAW_TABLE[code], `code ${code}`).toBe(g711Expand(code) + 0); // + 0: -0 → 0
+    for (let code = 0; code < 256; code++)
+      expect(MULAW_TABLE[code], `code ${code}`).toBe(g711Expand(code) + 0); // + 0: -0 → 0
   });
 
   it("has the known anchor values", () => {
@@ -52,12 +53,24 @@ describe("decodeFrame", () => {
   });
 
   it("refuses misaligned, empty and oversize frames with a reason", () => {
-    expect(decodeFrame(new Uint8Array(3), stereo, 8000)).toMatchObject({ ok: false, error: { code: "frame-misaligned" } });
-    expect(decodeFrame(new Uint8Array(3), l16mono, 8000)).toMatchObject({ ok: false, error: { code: "frame-misaligned" } });
-    expect(decodeFrame(new Uint8Array(0), stereo, 8000)).toMatchObject({ ok: false, error: { code: "frame-empty" } });
+    expect(decodeFrame(new Uint8Array(3), stereo, 8000)).toMatchObject({
+      ok: false,
+      error: { code: "frame-misaligned" },
+    });
+    expect(decodeFrame(new Uint8Array(3), l16mono, 8000)).toMatchObject({
+      ok: false,
+      error: { code: "frame-misaligned" },
+    });
+    expect(decodeFrame(new Uint8Array(0), stereo, 8000)).toMatchObject({
+      ok: false,
+      error: { code: "frame-empty" },
+    });
     expect(decodeFrame(new Uint8Array(2 * 161), stereo, 160)).toMatchObject({
       ok: false,
-      error: { code: "frame-too-large", info: expect.stringMatching(/161 samples per channel; the limit is 160/) },
+      error: {
+        code: "frame-too-large",
+        info: expect.stringMatching(/161 samples per channel; the limit is 160/),
+      },
     });
   });
 });
