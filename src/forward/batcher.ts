@@ -78,7 +78,12 @@ export class AudioBatcher {
    * audio), the pending partial batch is emitted first so no batch spans the jump. A different language
    * (code or provisional flag) also ends the pending batch.
    */
-  push(channel: ForwardChannel, samples: Int16Array, language: LanguageTag, startSample?: number): AudioBatch[] {
+  push(
+    channel: ForwardChannel,
+    samples: Int16Array,
+    language: LanguageTag,
+    startSample?: number,
+  ): AudioBatch[] {
     const state = this.#state(channel);
     const out: AudioBatch[] = [];
     const expected = state.pendingStart + state.pendingLength;

@@ -37,7 +37,9 @@ export class Outbox {
   constructor(store: OutboxStore, options: OutboxOptions = {}) {
     this.#store = store;
     const rate = options.sampleRate ?? 8000;
-    this.maxSamples = Math.floor((((options.maxBufferedMs ?? 60_000) * rate) / 1000) * (options.channels ?? 2));
+    this.maxSamples = Math.floor(
+      (((options.maxBufferedMs ?? 60_000) * rate) / 1000) * (options.channels ?? 2),
+    );
   }
 
   /** Adds a batch, or returns ERR_OUTBOX_FULL (the batch is not stored) when it would exceed the bound. */

@@ -19,7 +19,11 @@ export class ForwardError extends Error {
   /** The Connect code of the failure behind this error, when there was one. */
   readonly connectCode: Code | undefined;
 
-  constructor(code: ForwardErrorCode, message: string, options: { cause?: unknown; connectCode?: Code } = {}) {
+  constructor(
+    code: ForwardErrorCode,
+    message: string,
+    options: { cause?: unknown; connectCode?: Code } = {},
+  ) {
     super(message, { cause: options.cause });
     this.code = code;
     this.connectCode = options.connectCode;
@@ -69,7 +73,10 @@ export function classifyError(err: unknown): ErrorClass {
 function fatal(code: ForwardErrorCode, ce: ConnectError): ErrorClass {
   return {
     retryable: false,
-    error: new ForwardError(code, `transcription service: ${ce.rawMessage}`, { cause: ce, connectCode: ce.code }),
+    error: new ForwardError(code, `transcription service: ${ce.rawMessage}`, {
+      cause: ce,
+      connectCode: ce.code,
+    }),
   };
 }
 
@@ -205,7 +212,10 @@ export interface RetryOptions {
  * Runs `call` until it succeeds or the policy gives up; throws a ForwardError then. For a Durable Object
  * that retries from an alarm instead, use decideRetry directly.
  */
-export async function withRetry<T>(call: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function withRetry<T>(
+  call: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const policy = options.policy ?? defaultRetryPolicy;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? defaultSleep;

@@ -1,0 +1,222 @@
+// The forwarding client against the real development transcriber over a real socket.
+import { type Duration, durationMs } from "@bufbuild/protobuf/wkt";
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AudioBatch, AudioBatcher, type LanguageTag } from "../../../src/forward/batcher.js";
+import { createTranscriptionClient, type TranscriptionClient } from "../../../src/forward/client.js";
+import {
+  buildFlushRequest,
+  buildPushRequest,
+  type SessionContext,
+  toAudioChunk,
+} from "../../../src/forward/messages.js";
+import { MemoryOutboxStore, Outbox } from "../../../src/forward/outbox.js";
+import { pushRound } from "../../../src/forward/push.js";
+import { withRetry } from "../../../src/forward/retry.js";
+import {
+  Channel,
+  TranscriptionService,
+} from "../../../src/gen/langhook/transcription/v1/transcription_pb.js";
+import { type DevTranscriber, startDevTranscriber } from "../../../tools/dev-transcriber/server.js";
+import { concat, frames, silence, voiced } from "./audio-fixtures.js";
+
+const es: LanguageTag = { code: "es-ES", confidence: 0.93, provisional: false };
+let server: DevTranscriber;
+let client: TranscriptionClient;
+const token = "dev-token";
+
+beforeAll(async () => {
+  server = await startDevTranscriber({ port: 0, log: "silent", token });
+  client = createTranscriptionClient({ baseUrl: server.url, fetch, getToken: async () => token });
+});
+afterAll(() => server.close());
+
+const ms = (d: Duration | undefined) => {
+  if (d === undefined) throw new Error("missing duration");
+  return durationMs(d);
+};
+
+const ctx = (sessionId: string): SessionContext => ({
+  sessionId,
+  conversationId: "conv-1",
+  participantId: "p-1",
+});
+
+/** Batches a clip on the external channel (and silence on internal), 20 ms frames in, 100 ms batches out. */
+function batchesOf(clip: Int16Array): AudioBatch[] {
+  const batcher = new AudioBatcher();
+  const out: AudioBatch[] = [];
+  const quiet = silence(clip.length / 8000, 8000, 7);
+  const q = frames(quiet);
+  for (const frame of frames(clip)) {
+    out.push(...batcher.push("external", frame, es));
+    const other = q.next();
+    if (!other.done) out.push(...batcher.push("internal", other.value, es));
+  }
+  out.push(...batcher.flush());
+  return out;
+}
+
+describe("forwarding to the dev transcriber", () => {
+  it("round-trips PushAudio and places the utterance within 0.2 s", async () => {
+    const session = ctx("s-roundtrip");
+    const outbox = new Outbox(new MemoryOutboxStore());
+    for (const b of batchesOf(concat(silence(1), voiced(1.5), silence(1))))
+      expect(outbox.enqueue(b).ok).toBe(true);
+    let cursor = 0;
+    const results = [];
+    while (!outbox.isEmpty) {
+      const round = await pushRound(client, outbox, session, cursor, { maxBatches: 10 });
+      results.push(...round.results);
+      cursor = round.lastResultSequence;
+    }
+    const flushed = await client.flushSession(
+      buildFlushRequest(session.sessionId, "closed", { lastResultSequence: cursor }),
+    );
+    results.push(...flushed.results);
+    expect(results).toHaveLength(1);
+    const r = results[0];
+    if (r?.offset === undefined || r.duration === undefined) throw new Error("missing timing");
+    expect(r).toMatchObject({
+      channel: Channel.EXTERNAL,
+      isFinal: true,
+      language: "es-ES",
+      text: "[es-ES speech 1.50 s]",
+    });
+    expect(r.languageConfidence).toBeCloseTo(0.93, 5);
+    expect(Math.abs(durationMs(r.offset) - 1000)).toBeLessThanOrEqual(200);
+    expect(Math.abs(durationMs(r.offset) + durationMs(r.duration) - 2500)).toBeLessThanOrEqual(200);
+    expect(server.stats().sessions["s-roundtrip"]?.channels.EXTERNAL).toMatchObject({ acked: 35, gaps: 0 });
+  });
+
+  it("deduplicates a retried batch", async () => {
+    const session = ctx("s-retry");
+    const batches = batchesOf(silence(0.5));
+    const request = buildPushRequest(session, batches);
+    const first = await client.pushAudio(request);
+    const again = await client.pushAudio(request);
+    expect(again.acks).toEqual(first.acks);
+    const stats = server.stats().sessions["s-retry"]?.channels;
+    expect(stats?.EXTERNAL).toMatchObject({ chunks: 5, duplicates: 5, samples: 4000 });
+  });
+
+  it("detects a gap, acknowledges past it and ignores the late chunk", async () => {
+    const session = ctx("s-gap");
+    const [b1, b2, b3] = batchesOf(silence(0.3)).filter((b) => b.channel === "external");
+    if (b1 === undefined || b2 === undefined || b3 === undefined) throw new Error("fixture");
+    await client.pushAudio(buildPushRequest(session, [b1]));
+    const afterGap = await client.pushAudio(buildPushRequest(session, [b3]));
+    expect(afterGap.acks.map((a) => [a.channel, a.sequenceNumber])).toEqual([[Channel.EXTERNAL, 3n]]);
+    await client.pushAudio(buildPushRequest(session, [b2]));
+    expect(server.stats().sessions["s-gap"]?.channels.EXTERNAL).toMatchObject({
+      gaps: 1,
+      lostChunks: 1,
+      duplicates: 1,
+    });
+  });
+
+  it("flushes the utterance in progress on FlushSession, and repeats it when asked again", async () => {
+    const session = ctx("s-flush");
+    const outbox = new Outbox(new MemoryOutboxStore());
+    for (const b of batchesOf(concat(silence(1), voiced(1)))) outbox.enqueue(b);
+    let cursor = 0;
+    while (!outbox.isEmpty) {
+      const round = await pushRound(client, outbox, session, cursor, { maxBatches: 20 });
+      expect(round.results).toEqual([]);
+      cursor = round.lastResultSequence;
+    }
+    const flushed = await client.flushSession(buildFlushRequest(session.sessionId, "closed"));
+    expect(flushed.results.map((r) => [r.text, r.isFinal, Math.round(ms(r.offset))])).toEqual([
+      ["[es-ES speech 1.00 s]", true, 1000],
+    ]);
+    // A lost answer: the same request returns the same results; with the cursor, none.
+    const retried = await client.flushSession(buildFlushRequest(session.sessionId, "closed"));
+    expect(retried.results.map((r) => r.sequenceNumber)).toEqual([1n]);
+    const done = await client.flushSession(
+      buildFlushRequest(session.sessionId, "closed", { lastResultSequence: 1 }),
+    );
+    expect(done.results).toEqual([]);
+    expect(server.stats().sessions["s-flush"]?.ended).toBe(true);
+  });
+
+  it("cuts an utterance where the language changes and reports an override language", async () => {
+    const session = ctx("s-lang");
+    server.setReportLanguage("s-lang", "fr-FR");
+    const batcher = new AudioBatcher();
+    const out: AudioBatch[] = [];
+    const clip = concat(silence(0.5), voiced(2), silence(0.5));
+    let i = 0;
+    for (const frame of frames(clip)) {
+      const tag = i++ < 100 ? es : { code: "en-US", confidence: 0.7, provisional: true };
+      out.push(...batcher.push("external", frame, tag));
+    }
+    out.push(...batcher.flush());
+    const res = await client.pushAudio(buildPushRequest(session, out));
+    expect(res.results.map((r) => [r.language, r.text])).toEqual([
+      ["fr-FR", "[fr-FR speech 1.50 s]"],
+      ["fr-FR", "[fr-FR speech 0.50 s]"],
+    ]);
+  });
+
+  it("retries UNAVAILABLE and RESOURCE_EXHAUSTED (honouring retry-after-ms) and fails fast on a bad token", async () => {
+    server.faults.add({ kind: "resource-exhausted", calls: 1, retryAfterMs: 30, methods: ["PushAudio"] });
+    server.faults.add({ kind: "unavailable", forMs: 40, methods: ["PushAudio"] });
+    const delays: number[] = [];
+    const request = buildPushRequest(ctx("s-faults"), batchesOf(silence(0.1)));
+    const started = Date.now();
+    const res = await withRetry(() => client.pushAudio(request), {
+      random: () => 1 - Number.EPSILON,
+      onRetry: (r) => delays.push(r.delayMs),
+    });
+    expect(res.acks.length).toBe(2);
+    expect(delays[0]).toBe(30);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+
+    const anonymous = createTranscriptionClient({ baseUrl: server.url, fetch });
+    await expect(withRetry(() => anonymous.pushAudio(request))).rejects.toMatchObject({
+      code: "ERR_TRANSCRIBER_UNAUTHENTICATED",
+    });
+    server.faults.add({ kind: "unauthenticated", calls: 1 });
+    await expect(withRetry(() => client.pushAudio(request))).rejects.toMatchObject({
+      code: "ERR_TRANSCRIBER_UNAUTHENTICATED",
+    });
+  });
+
+  it("treats a refused connection as retryable and gives up within the policy", async () => {
+    const dead = createTranscriptionClient({ baseUrl: "http://127.0.0.1:9", fetch });
+    const delays: number[] = [];
+    await expect(
+      withRetry(() => dead.flushSession(buildFlushRequest("s-dead", "closed")), {
+        policy: { baseDelayMs: 1, maxDelayMs: 2, maxServerDelayMs: 0, maxAttempts: 3, maxElapsedMs: 1000 },
+        onRetry: (r) => delays.push(r.code),
+      }),
+    ).rejects.toMatchObject({ code: "ERR_TRANSCRIBER_UNAVAILABLE" });
+    expect(delays).toHaveLength(2);
+  });
+
+  const auth: Interceptor = (next) => (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
+  it.each([
+    [
+      "Connect",
+      () => createConnectTransport({ baseUrl: server.url, httpVersion: "2", interceptors: [auth] }),
+    ],
+    ["gRPC", () => createGrpcTransport({ baseUrl: server.url, interceptors: [auth] })],
+  ])("streams audio over HTTP/2 from Node (StreamAudio, %s)", async (name, transport) => {
+    const h2 = createClient(TranscriptionService, transport());
+    const session = ctx(`s-stream-${name}`);
+    async function* chunks() {
+      for (const b of batchesOf(concat(silence(1), voiced(1.5), silence(0.2))))
+        yield toAudioChunk(b, session);
+    }
+    const results = [];
+    for await (const r of h2.streamAudio(chunks())) results.push(r);
+    expect(results.map((r) => [r.channel, r.isFinal, r.text])).toEqual([
+      [Channel.EXTERNAL, true, "[es-ES speech 1.50 s]"],
+    ]);
+    expect(Math.abs(ms(results[0]?.offset) - 1000)).toBeLessThanOrEqual(200);
+  });
+});
