@@ -14,7 +14,7 @@ export default defineConfig({
       },
       {
         plugins: [
-          cloudflareTest({
+          cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               // The test pool does not read .dev.vars: give it the development pair explicitly,
@@ -25,13 +25,18 @@ export default defineConfig({
                 AUTH_FAILURE_DELAY_MS: "50",
                 DISCONNECT_GRACE_MS: "300",
                 LOG_LEVEL: "error",
+                TRANSCRIPTION_TOKEN_URL: inject("oauthTokenUrl"),
+                TRANSCRIPTION_CLIENT_ID: "langhook-test",
+                TRANSCRIPTION_CLIENT_SECRET: "test-client-secret",
+                OAUTH_STATS_URL: inject("oauthStatsUrl"),
               },
             },
-          }),
+          })),
         ],
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
+          globalSetup: ["test/workers/global-setup.ts"],
         },
       },
     ],

@@ -23,6 +23,13 @@ export interface Config {
   disconnectGraceMs: number;
   supportedLanguages: string[];
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Client-credentials settings for the transcription service; null: calls go unauthenticated. */
+  transcriptionOAuth: {
+    tokenUrl: string;
+    clientId: string;
+    clientSecret: string;
+    scope: string | undefined;
+  } | null;
 }
 
 const list = (text: string) => text.split(",").map((s) => s.trim());
@@ -52,6 +59,12 @@ const EnvSchema = v.looseObject({
     v.pipe(v.string(), v.regex(/^[a-z]{2,3}-[A-Za-z]{2,3}(,[a-z]{2,3}-[A-Za-z]{2,3})*$/)),
   ),
   LOG_LEVEL: v.optional(v.picklist(["debug", "info", "warn", "error"])),
+  TRANSCRIPTION_TOKEN_URL: v.optional(
+    v.union([v.literal(""), v.pipe(v.string(), v.url("TRANSCRIPTION_TOKEN_URL must be a URL"))]),
+  ),
+  TRANSCRIPTION_CLIENT_ID: v.optional(v.string()),
+  TRANSCRIPTION_CLIENT_SECRET: v.optional(v.string()),
+  TRANSCRIPTION_TOKEN_SCOPE: v.optional(v.string()),
 });
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; error: string };
@@ -85,6 +98,15 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       return { ok: false, error: "AUDIOHOOK_CLIENT_SECRET entries must be base64 (as Genesys shows them)" };
     }
   }
+  const oauthParts = [e.TRANSCRIPTION_TOKEN_URL, e.TRANSCRIPTION_CLIENT_ID, e.TRANSCRIPTION_CLIENT_SECRET];
+  const oauthSet = oauthParts.filter((p) => p !== undefined && p !== "").length;
+  if (oauthSet !== 0 && oauthSet !== 3) {
+    return {
+      ok: false,
+      error:
+        "set all of TRANSCRIPTION_TOKEN_URL, TRANSCRIPTION_CLIENT_ID and TRANSCRIPTION_CLIENT_SECRET, or none",
+    };
+  }
   return {
     ok: true,
     config: {
@@ -96,6 +118,15 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       disconnectGraceMs: e.DISCONNECT_GRACE_MS ?? CONFIG_DEFAULTS.DISCONNECT_GRACE_MS,
       supportedLanguages: list(e.SUPPORTED_LANGUAGES ?? CONFIG_DEFAULTS.SUPPORTED_LANGUAGES),
       logLevel: e.LOG_LEVEL ?? CONFIG_DEFAULTS.LOG_LEVEL,
+      transcriptionOAuth:
+        oauthSet === 3
+          ? {
+              tokenUrl: e.TRANSCRIPTION_TOKEN_URL as string,
+              clientId: e.TRANSCRIPTION_CLIENT_ID as string,
+              clientSecret: e.TRANSCRIPTION_CLIENT_SECRET as string,
+              scope: e.TRANSCRIPTION_TOKEN_SCOPE || undefined,
+            }
+          : null,
     },
   };
 }

@@ -7,6 +7,7 @@ import { loadConfig } from "./config";
 import { createLogger } from "./log";
 import { CALL_HEADER, type CallHandoff } from "./session/handoff";
 
+export { TokenBroker } from "./auth/TokenBroker";
 export { CallSession } from "./session/CallSession";
 
 const AUDIOHOOK_PATHS: Record<string, Endpoint> = {

@@ -295,12 +295,19 @@ export class TokenManager {
     const issuedAt = this.#now();
     let response: Response;
     let text: string;
+    // A timer cleared on completion rather than AbortSignal.timeout: a pending timeout keeps a
+    // Durable Object busy (eviction and hibernation wait for it).
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () => abort.abort(new DOMException("token request timed out", "TimeoutError")),
+      this.#opts.requestTimeoutMs ?? 10_000,
+    );
     try {
       response = await this.#fetch(this.#opts.tokenUrl, {
         method: "POST",
         headers,
         body: form.toString(),
-        signal: AbortSignal.timeout(this.#opts.requestTimeoutMs ?? 10_000),
+        signal: abort.signal,
       });
       text = await response.text();
     } catch (cause) {
@@ -309,6 +316,8 @@ export class TokenManager {
         kind: "retry",
         error: unavailable(`token request to ${this.#opts.tokenUrl} ${what}`, cause, attempt),
       };
+    } finally {
+      clearTimeout(timer);
     }
 
     const status = response.status;

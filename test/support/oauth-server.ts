@@ -36,6 +36,12 @@ export async function startOAuthServer(options: { expiresIn?: number } = {}): Pr
       raw += chunk;
     });
     req.on("end", () => {
+      // Tests inside workerd cannot see this process's memory: they read the count over HTTP.
+      if (req.method === "GET" && req.url === "/stats") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ requests: requests.length }));
+        return;
+      }
       requests.push({ method: req.method, headers: req.headers, form: new URLSearchParams(raw) });
       const answer = queue.shift() ?? {
         status: 200,

@@ -6,7 +6,7 @@ import {
   TokenManager,
   type TokenManagerOptions,
 } from "../../../src/auth/token-manager";
-import { type OAuthServer, startOAuthServer } from "./oauth-server";
+import { type OAuthServer, startOAuthServer } from "../../support/oauth-server";
 
 const SECRET = "s3cr3t:with spaces&symbols";
 const T0 = Date.UTC(2026, 0, 1);

@@ -1,0 +1,21 @@
+// Runs in Node before the workerd tests: starts the real servers the worker talks to on loopback
+// and hands their URLs to the worker's bindings (see vitest.config.ts).
+
+import type { TestProject } from "vitest/node";
+import { startOAuthServer } from "../support/oauth-server";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    oauthTokenUrl: string;
+    oauthStatsUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const oauth = await startOAuthServer({ expiresIn: 3600 });
+  project.provide("oauthTokenUrl", oauth.url);
+  project.provide("oauthStatsUrl", new URL("/stats", oauth.url).toString());
+  return async () => {
+    await oauth.close();
+  };
+}
