@@ -4,11 +4,11 @@ import { Code, ConnectError } from "@connectrpc/connect";
 
 export type Fault =
   /** Every matching call fails with UNAVAILABLE for `forMs` from when the fault is added. */
-  | { kind: "unavailable"; forMs: number; methods?: string[] }
+  | { kind: "unavailable"; forMs: number; methods?: string[]; sessions?: string[] }
   /** The next `calls` matching calls fail with RESOURCE_EXHAUSTED and metadata retry-after-ms. */
-  | { kind: "resource-exhausted"; calls: number; retryAfterMs: number; methods?: string[] }
+  | { kind: "resource-exhausted"; calls: number; retryAfterMs: number; methods?: string[]; sessions?: string[] }
   /** The next `calls` matching calls fail with UNAUTHENTICATED. */
-  | { kind: "unauthenticated"; calls: number; methods?: string[] };
+  | { kind: "unauthenticated"; calls: number; methods?: string[]; sessions?: string[] };
 
 interface Armed {
   fault: Fault;
@@ -38,11 +38,18 @@ export class FaultPlan {
     this.#armed = [];
   }
 
-  /** Throws the first armed fault that matches `method` (e.g. "PushAudio"), using it up. */
-  check(method: string): void {
+  /**
+   * Throws the first armed fault that matches `method` (e.g. "PushAudio") and, when the fault names
+   * sessions, the call's session (so concurrent tests do not disturb each other), using it up.
+   */
+  check(method: string, sessionId?: string): void {
     const now = this.#now();
     this.#armed = this.#armed.filter((a) => a.left > 0 && a.until > now);
-    const armed = this.#armed.find((a) => a.fault.methods === undefined || a.fault.methods.includes(method));
+    const armed = this.#armed.find(
+      (a) =>
+        (a.fault.methods === undefined || a.fault.methods.includes(method)) &&
+        (a.fault.sessions === undefined || (sessionId !== undefined && a.fault.sessions.includes(sessionId))),
+    );
     if (armed === undefined) return;
     armed.left -= 1;
     this.injected += 1;
@@ -64,6 +71,7 @@ export function parseFault(value: unknown): Fault {
   if (typeof value !== "object" || value === null) throw new Error("fault must be an object");
   const v = value as Record<string, unknown>;
   const methods = Array.isArray(v.methods) ? v.methods.map(String) : undefined;
+  const sessions = Array.isArray(v.sessions) ? v.sessions.map(String) : undefined;
   const num = (key: string) => {
     const n = Number(v[key]);
     if (!Number.isFinite(n) || n < 0) throw new Error(`fault.${key} must be a non-negative number`);
@@ -71,11 +79,11 @@ export function parseFault(value: unknown): Fault {
   };
   switch (v.kind) {
     case "unavailable":
-      return { kind: "unavailable", forMs: num("forMs"), methods };
+      return { kind: "unavailable", forMs: num("forMs"), methods, sessions };
     case "resource-exhausted":
-      return { kind: "resource-exhausted", calls: num("calls"), retryAfterMs: num("retryAfterMs"), methods };
+      return { kind: "resource-exhausted", calls: num("calls"), retryAfterMs: num("retryAfterMs"), methods, sessions };
     case "unauthenticated":
-      return { kind: "unauthenticated", calls: num("calls"), methods };
+      return { kind: "unauthenticated", calls: num("calls"), methods, sessions };
     default:
       throw new Error("fault.kind must be unavailable, resource-exhausted or unauthenticated");
   }

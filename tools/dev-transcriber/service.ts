@@ -33,7 +33,7 @@ export function transcriptionRoutes(state: ServiceState) {
   return (router: ConnectRouter) =>
     router.service(TranscriptionService, {
       async pushAudio(req, ctx) {
-        guard(state, "PushAudio", ctx);
+        guard(state, "PushAudio", ctx, req.sessionId);
         for (const chunk of req.chunks) validateChunk(chunk, req.sessionId);
         const session = sessionFor(state, req.sessionId, ctx);
         if (session.ended)
@@ -50,7 +50,7 @@ export function transcriptionRoutes(state: ServiceState) {
       },
 
       async flushSession(req, ctx) {
-        guard(state, "FlushSession", ctx);
+        guard(state, "FlushSession", ctx, req.sessionId);
         if (req.sessionId === "") throw new ConnectError("session_id is required", Code.InvalidArgument);
         const session = state.sessions.get(req.sessionId);
         // An unknown (or forgotten) session has nothing left to report: answering keeps a retry harmless.
@@ -88,14 +88,14 @@ export function transcriptionRoutes(state: ServiceState) {
     });
 }
 
-function guard(state: ServiceState, method: string, ctx: HandlerContext): void {
+function guard(state: ServiceState, method: string, ctx: HandlerContext, sessionId?: string): void {
   state.calls[method] = (state.calls[method] ?? 0) + 1;
   if (state.token !== undefined && ctx.requestHeader.get("authorization") !== `Bearer ${state.token}`) {
     state.log("unauthenticated", { method });
     throw new ConnectError("missing or wrong bearer token", Code.Unauthenticated);
   }
   try {
-    state.faults.check(method);
+    state.faults.check(method, sessionId);
   } catch (err) {
     state.log("fault", { method, code: Code[ConnectError.from(err).code] });
     throw err;

@@ -1,0 +1,96 @@
+import { create } from "@bufbuild/protobuf";
+import { DurationSchema } from "@bufbuild/protobuf/wkt";
+import { describe, expect, it } from "vitest";
+import {
+  Channel,
+  TokenSchema,
+  TranscriptResultSchema,
+} from "../../../src/gen/langhook/transcription/v1/transcription_pb";
+import { MAX_ENTITY_BYTES, transcriptEntity, utteranceUuid } from "../../../src/transcripts/events";
+
+const dur = (s: number) =>
+  create(DurationSchema, { seconds: BigInt(Math.floor(s)), nanos: Math.round((s % 1) * 1e9) });
+const SESSION = "30b0e395-84d3-4570-ac13-9a62d8f514c0";
+
+function result(overrides: Partial<Parameters<typeof create<typeof TranscriptResultSchema>>[1]> = {}) {
+  return create(TranscriptResultSchema, {
+    text: "hola buenos días",
+    utteranceId: "utt-7",
+    channel: Channel.INTERNAL,
+    isFinal: true,
+    offset: dur(1.25),
+    duration: dur(2.5),
+    confidence: 0.87,
+    language: "es-ES",
+    sequenceNumber: 3n,
+    ...overrides,
+  });
+}
+
+describe("transcript entities", () => {
+  it("index channelId into the negotiated channels and put the utterance on the stream timeline", async () => {
+    const entity = await transcriptEntity(result(), ["external", "internal"], SESSION, "en-US");
+    expect(entity).toMatchObject({
+      type: "transcript",
+      data: {
+        channelId: 1,
+        isFinal: true,
+        offset: "PT1.25S",
+        duration: "PT2.5S",
+        alternatives: [
+          {
+            confidence: 0.87,
+            languages: ["es-ES"],
+            interpretations: [{ type: "display", transcript: "hola buenos días" }],
+          },
+        ],
+      },
+    });
+    expect(entity?.data.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const swapped = await transcriptEntity(result(), ["internal", "external"], SESSION, "en-US");
+    expect(swapped?.data.channelId).toBe(0);
+    expect(await transcriptEntity(result(), ["external"], SESSION, "en-US")).toBeNull();
+  });
+
+  it("maps an engine utterance id to a stable UUID, and keeps one that is already a UUID", async () => {
+    expect(await utteranceUuid(SESSION, "utt-7")).toBe(await utteranceUuid(SESSION, "utt-7"));
+    expect(await utteranceUuid(SESSION, "utt-7")).not.toBe(await utteranceUuid(SESSION, "utt-8"));
+    expect(await utteranceUuid(SESSION, "883EFEE8-3D6C-4537-B500-6D7CA4B92FA0")).toBe(
+      "883efee8-3d6c-4537-b500-6d7ca4b92fa0",
+    );
+  });
+
+  it("falls back to the audio's language and carries word tokens", async () => {
+    const tokens = [
+      create(TokenSchema, { value: "hola", confidence: 0.9, offset: dur(1.25), duration: dur(0.4) }),
+    ];
+    const entity = await transcriptEntity(result({ language: "", tokens }), ["internal"], SESSION, "es-MX");
+    expect(entity?.data.alternatives[0]?.languages).toEqual(["es-MX"]);
+    expect(entity?.data.alternatives[0]?.interpretations[0]?.tokens).toEqual([
+      {
+        type: "word",
+        value: "hola",
+        confidence: 0.9,
+        offset: "PT1.25S",
+        duration: "PT0.4S",
+        language: "es-MX",
+      },
+    ]);
+  });
+
+  it("stays under the event size limit by dropping tokens, then shortening text", async () => {
+    const tokens = Array.from({ length: 3000 }, (_, i) =>
+      create(TokenSchema, { value: `word${i}`, confidence: 0.5 }),
+    );
+    const entity = await transcriptEntity(
+      result({ text: "x".repeat(100_000), tokens }),
+      ["internal"],
+      SESSION,
+      "en-US",
+    );
+    const size = new TextEncoder().encode(JSON.stringify(entity)).length;
+    expect(size).toBeLessThanOrEqual(MAX_ENTITY_BYTES);
+    expect(entity?.data.alternatives[0]?.interpretations[0]?.tokens).toBeUndefined();
+    expect(entity?.data.alternatives[0]?.interpretations[0]?.transcript.length).toBeGreaterThan(50_000);
+  });
+});
