@@ -12,7 +12,23 @@ export const CONFIG_DEFAULTS = {
   DISCONNECT_GRACE_MS: 5000,
   SUPPORTED_LANGUAGES: "en-US,es-ES,fr-FR,de-DE,it-IT,pt-BR,nl-NL",
   LOG_LEVEL: "info",
+  BATCH_MS: 100,
+  OUTBOX_MAX_SECONDS: 60,
+  TRANSCRIPTION_TIMEOUT_MS: 5000,
+  CLOSE_FLUSH_TIMEOUT_MS: 3000,
+  MEDIA_API_REQUIRED_SCOPE: "media:websocket:read",
+  MEDIA_API_CLOCK_SKEW_S: 30,
 } as const;
+
+/** How media-api upgrades are authenticated: a shared HS256 secret or a JWKS URL. */
+export interface MediaApiAuth {
+  secret: string | null;
+  jwksUrl: string | null;
+  issuer: string | undefined;
+  audience: string | undefined;
+  requiredScope: string;
+  clockSkewSeconds: number;
+}
 
 export interface Config {
   credentials: ApiCredential[];
@@ -23,6 +39,13 @@ export interface Config {
   disconnectGraceMs: number;
   supportedLanguages: string[];
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Connect base URL of the transcription service; null: audio is received and metered, not forwarded. */
+  transcriptionUrl: string | null;
+  batchMs: number;
+  outboxMaxSeconds: number;
+  transcriptionTimeoutMs: number;
+  closeFlushTimeoutMs: number;
+  mediaApi: MediaApiAuth | null;
   /** Client-credentials settings for the transcription service; null: calls go unauthenticated. */
   transcriptionOAuth: {
     tokenUrl: string;
@@ -59,6 +82,21 @@ const EnvSchema = v.looseObject({
     v.pipe(v.string(), v.regex(/^[a-z]{2,3}-[A-Za-z]{2,3}(,[a-z]{2,3}-[A-Za-z]{2,3})*$/)),
   ),
   LOG_LEVEL: v.optional(v.picklist(["debug", "info", "warn", "error"])),
+  TRANSCRIPTION_URL: v.optional(
+    v.union([v.literal(""), v.pipe(v.string(), v.url("TRANSCRIPTION_URL must be a URL"))]),
+  ),
+  BATCH_MS: numberFrom("BATCH_MS", 20, 1000),
+  OUTBOX_MAX_SECONDS: numberFrom("OUTBOX_MAX_SECONDS", 1, 600),
+  TRANSCRIPTION_TIMEOUT_MS: numberFrom("TRANSCRIPTION_TIMEOUT_MS", 100, 60000),
+  CLOSE_FLUSH_TIMEOUT_MS: numberFrom("CLOSE_FLUSH_TIMEOUT_MS", 0, 60000),
+  MEDIA_API_JWT_SECRET: v.optional(v.string()),
+  MEDIA_API_JWKS_URL: v.optional(
+    v.union([v.literal(""), v.pipe(v.string(), v.url("MEDIA_API_JWKS_URL must be a URL"))]),
+  ),
+  MEDIA_API_ISSUER: v.optional(v.string()),
+  MEDIA_API_AUDIENCE: v.optional(v.string()),
+  MEDIA_API_REQUIRED_SCOPE: v.optional(v.string()),
+  MEDIA_API_CLOCK_SKEW_S: numberFrom("MEDIA_API_CLOCK_SKEW_S", 0, 600),
   TRANSCRIPTION_TOKEN_URL: v.optional(
     v.union([v.literal(""), v.pipe(v.string(), v.url("TRANSCRIPTION_TOKEN_URL must be a URL"))]),
   ),
@@ -118,6 +156,22 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       disconnectGraceMs: e.DISCONNECT_GRACE_MS ?? CONFIG_DEFAULTS.DISCONNECT_GRACE_MS,
       supportedLanguages: list(e.SUPPORTED_LANGUAGES ?? CONFIG_DEFAULTS.SUPPORTED_LANGUAGES),
       logLevel: e.LOG_LEVEL ?? CONFIG_DEFAULTS.LOG_LEVEL,
+      transcriptionUrl: e.TRANSCRIPTION_URL ? e.TRANSCRIPTION_URL.replace(/\/+$/, "") : null,
+      batchMs: e.BATCH_MS ?? CONFIG_DEFAULTS.BATCH_MS,
+      outboxMaxSeconds: e.OUTBOX_MAX_SECONDS ?? CONFIG_DEFAULTS.OUTBOX_MAX_SECONDS,
+      transcriptionTimeoutMs: e.TRANSCRIPTION_TIMEOUT_MS ?? CONFIG_DEFAULTS.TRANSCRIPTION_TIMEOUT_MS,
+      closeFlushTimeoutMs: e.CLOSE_FLUSH_TIMEOUT_MS ?? CONFIG_DEFAULTS.CLOSE_FLUSH_TIMEOUT_MS,
+      mediaApi:
+        e.MEDIA_API_JWT_SECRET || e.MEDIA_API_JWKS_URL
+          ? {
+              secret: e.MEDIA_API_JWT_SECRET || null,
+              jwksUrl: e.MEDIA_API_JWKS_URL || null,
+              issuer: e.MEDIA_API_ISSUER || undefined,
+              audience: e.MEDIA_API_AUDIENCE || undefined,
+              requiredScope: e.MEDIA_API_REQUIRED_SCOPE || CONFIG_DEFAULTS.MEDIA_API_REQUIRED_SCOPE,
+              clockSkewSeconds: e.MEDIA_API_CLOCK_SKEW_S ?? CONFIG_DEFAULTS.MEDIA_API_CLOCK_SKEW_S,
+            }
+          : null,
       transcriptionOAuth:
         oauthSet === 3
           ? {

@@ -1,10 +1,12 @@
-// The fetch entry: routes, authenticates the AudioHook upgrade before anything else runs, and hands
-// each call to its own CallSession Durable Object (keyed by the AudioHook session id).
+// The fetch entry: routes, authenticates every upgrade before anything else runs, and hands each call
+// to its own CallSession Durable Object (keyed by the AudioHook session id, or by conversation and
+// participant for the media-api).
 
 import type { Endpoint } from "./audiohook/session";
 import { authenticateUpgrade } from "./audiohook/signature";
-import { loadConfig } from "./config";
-import { createLogger } from "./log";
+import { createJwtVerifier, type JwtVerifier, wwwAuthenticate } from "./auth/jwt";
+import { type Config, loadConfig, type MediaApiAuth } from "./config";
+import { createLogger, type Logger } from "./log";
 import { CALL_HEADER, type CallHandoff } from "./session/handoff";
 
 export { TokenBroker } from "./auth/TokenBroker";
@@ -14,6 +16,8 @@ const AUDIOHOOK_PATHS: Record<string, Endpoint> = {
   "/api/v1/audiohook/ws": "monitor",
   "/api/v1/voicetranscription/ws": "transcription",
 };
+const MEDIA_API_PATH = "/media-api";
+const MEDIA_API_PROTOCOL = "media-api";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REQUIRED_ID_HEADERS = [
@@ -21,6 +25,8 @@ const REQUIRED_ID_HEADERS = [
   "audiohook-session-id",
   "audiohook-correlation-id",
 ] as const;
+const STREAM_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const LANGUAGE = /^[a-z]{2,3}-[A-Za-z]{2,3}$/;
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {
   return new Response(`${body}\n`, {
@@ -38,57 +44,143 @@ export default {
       return Response.json({ status: "ok", service: "langhook" });
     }
     const endpoint = AUDIOHOOK_PATHS[url.pathname];
-    if (endpoint) return handleAudioHook(request, url, env, endpoint);
+    if (endpoint || url.pathname === MEDIA_API_PATH) {
+      if (request.method !== "GET") return text(405, "method not allowed", { allow: "GET" });
+      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+        return text(426, "this endpoint takes a WebSocket upgrade", { upgrade: "websocket" });
+      }
+      const loaded = loadConfig(env);
+      if (!loaded.ok) {
+        createLogger().log("error", "config-invalid", { error: loaded.error });
+        return text(500, "server misconfigured");
+      }
+      return endpoint
+        ? handleAudioHook(request, url, env, loaded.config, endpoint)
+        : handleMediaApi(request, url, env, loaded.config);
+    }
     return text(404, "not found");
   },
 } satisfies ExportedHandler<Env>;
 
-async function handleAudioHook(request: Request, url: URL, env: Env, endpoint: Endpoint): Promise<Response> {
+/** Every refusal leaves after the same minimum delay, so response time says nothing about why. */
+async function refuse(
+  started: number,
+  config: Config,
+  log: Logger,
+  status: number,
+  reason: string,
+  code: string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  log.log("warn", "upgrade-refused", { status, code });
+  await sleep(Math.max(0, config.authFailureDelayMs - (Date.now() - started)));
+  return text(status, reason, headers);
+}
+
+async function handleAudioHook(
+  request: Request,
+  url: URL,
+  env: Env,
+  config: Config,
+  endpoint: Endpoint,
+): Promise<Response> {
   const started = Date.now();
-  if (request.method !== "GET") return text(405, "method not allowed", { allow: "GET" });
-  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-    return text(426, "this endpoint takes a WebSocket upgrade", { upgrade: "websocket" });
-  }
   for (const name of REQUIRED_ID_HEADERS) {
     const value = request.headers.get(name);
     if (!value) return text(400, `missing ${name} header`);
     if (!UUID.test(value)) return text(400, `${name} must be a UUID`);
   }
   const sessionId = (request.headers.get("audiohook-session-id") as string).toLowerCase();
-  const loaded = loadConfig(env);
-  const log = createLogger({ sessionId, endpoint }, loaded.ok ? loaded.config.logLevel : "info");
-  if (!loaded.ok) {
-    log.log("error", "config-invalid", { error: loaded.error });
-    return text(500, "server misconfigured");
-  }
-  const config = loaded.config;
-  // Every refusal leaves after the same minimum delay, so response time says nothing about why.
-  const refuse = async (status: number, reason: string, code: string) => {
-    log.log("warn", "upgrade-refused", { status, code });
-    await sleep(Math.max(0, config.authFailureDelayMs - (Date.now() - started)));
-    return text(status, reason);
-  };
-
+  const log = createLogger({ sessionId, endpoint }, config.logLevel);
   const auth = await authenticateUpgrade(
     { target: url.pathname + url.search, authority: url.host, header: (n) => request.headers.get(n) },
     config.credentials,
     Math.floor(Date.now() / 1000),
     { maxAgeSeconds: config.signatureMaxAgeSeconds, skewSeconds: config.signatureSkewSeconds },
   );
-  if (!auth.ok) return refuse(401, auth.reason, auth.code);
+  if (!auth.ok) return refuse(started, config, log, 401, auth.reason, auth.code);
 
   const handoff: CallHandoff = {
+    protocol: "audiohook",
     sessionId,
     organizationId: (request.headers.get("audiohook-organization-id") as string).toLowerCase(),
     correlationId: (request.headers.get("audiohook-correlation-id") as string).toLowerCase(),
     endpoint,
     nonce: auth.nonce ?? null,
   };
-  // Only this worker may set the handoff header: overwrite whatever the client sent.
+  const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromName(sessionId));
+  const response = await stub.fetch(withHandoff(request, handoff));
+  if (response.status === 401)
+    return refuse(started, config, log, 401, "replayed signature", "replayed-nonce");
+  return response;
+}
+
+/** Only this worker may set the handoff header: it overwrites whatever the client sent. */
+function withHandoff(request: Request, handoff: CallHandoff): Request {
   const headers = new Headers(request.headers);
   headers.set(CALL_HEADER, JSON.stringify(handoff));
-  const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromName(sessionId));
-  const response = await stub.fetch(new Request(request.url, { method: "GET", headers }));
-  if (response.status === 401) return refuse(401, "replayed signature", "replayed-nonce");
-  return response;
+  return new Request(request.url, { method: "GET", headers });
+}
+
+let verifier: { auth: MediaApiAuth; verifier: JwtVerifier } | undefined;
+
+/** One verifier per isolate, so its JWKS cache is shared by every upgrade. */
+function mediaApiVerifier(auth: MediaApiAuth): JwtVerifier {
+  if (verifier?.auth !== auth) {
+    const common = {
+      issuer: auth.issuer,
+      audience: auth.audience,
+      clockSkewSec: auth.clockSkewSeconds,
+      requiredScopes: [auth.requiredScope],
+    };
+    verifier = {
+      auth,
+      verifier: auth.jwksUrl
+        ? createJwtVerifier({ jwksUrl: auth.jwksUrl, ...common })
+        : createJwtVerifier({ secret: auth.secret as string, ...common }),
+    };
+  }
+  return verifier.verifier;
+}
+
+async function handleMediaApi(request: Request, url: URL, env: Env, config: Config): Promise<Response> {
+  const started = Date.now();
+  const log = createLogger({ protocol: "media-api" }, config.logLevel);
+  const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+  if (!offered.includes(MEDIA_API_PROTOCOL)) {
+    return text(400, `offer the WebSocket subprotocol "${MEDIA_API_PROTOCOL}" (Sec-WebSocket-Protocol)`);
+  }
+  const conversationId = url.searchParams.get("conversationId");
+  const participantId = url.searchParams.get("participantId");
+  const language = url.searchParams.get("language");
+  if (!conversationId || !STREAM_ID.test(conversationId)) {
+    return text(400, "query parameter conversationId is required (1-128 of A-Z a-z 0-9 . _ : -)");
+  }
+  if (!participantId || !STREAM_ID.test(participantId)) {
+    return text(400, "query parameter participantId is required (1-128 of A-Z a-z 0-9 . _ : -)");
+  }
+  if (language !== null && !LANGUAGE.test(language)) return text(400, "language must look like en-US");
+  if (!config.mediaApi) {
+    return refuse(
+      started,
+      config,
+      log,
+      401,
+      "media-api is not enabled on this deployment",
+      "media-api-disabled",
+    );
+  }
+  const check = await mediaApiVerifier(config.mediaApi).verifyAuthorization(
+    request.headers.get("authorization"),
+  );
+  if (!check.ok) {
+    return refuse(started, config, log, check.status, check.reason, check.code, {
+      "www-authenticate": wwwAuthenticate(check, [config.mediaApi.requiredScope]),
+    });
+  }
+  const handoff: CallHandoff = { protocol: "media-api", conversationId, participantId, language };
+  const stub = env.CALL_SESSION.get(
+    env.CALL_SESSION.idFromName(`media-api:${conversationId}:${participantId}`),
+  );
+  return stub.fetch(withHandoff(request, handoff));
 }

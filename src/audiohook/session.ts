@@ -17,7 +17,8 @@ import {
 } from "./messages";
 
 export type Endpoint = "monitor" | "transcription";
-export type Phase = "awaiting-open" | "open" | "disconnecting" | "closed";
+/** `closing`: the client sent close; we flush (events may still go out) and then answer `closed`. */
+export type Phase = "awaiting-open" | "open" | "closing" | "disconnecting" | "closed";
 
 /** Everything the protocol needs to continue a call after hibernation or eviction (plain JSON). */
 export interface SessionState {
@@ -62,6 +63,7 @@ export interface ProtocolLimits {
 export type BoundaryReason = "pause" | "update" | "discarded" | "close" | "disconnect";
 
 export interface CallStart {
+  sessionId: string;
   conversationId: string;
   participantId: string;
   probe: boolean;
@@ -79,6 +81,8 @@ export type Effect =
   | { type: "language"; language: string | null }
   /** Deliver everything held downstream before the next effect. */
   | { type: "flush" }
+  /** Answer the client's close now (after the flush): the shell applies `acknowledgeClose`. */
+  | { type: "acknowledge-close" }
   /** Close the socket after a grace period unless the client closes it first. */
   | { type: "close-later"; code: number; reason: string }
   | { type: "log"; level: "info" | "warn"; event: string; fields?: Record<string, unknown> };
@@ -244,8 +248,8 @@ export function onMessage(prev: SessionState, message: ClientMessage, limits: Pr
     }
   }
 
-  if (state.phase === "closed") {
-    return protocolError(state, "unexpected-message", `${message.type} after closed`);
+  if (state.phase === "closed" || state.phase === "closing") {
+    return protocolError(state, "unexpected-message", `${message.type} after close`);
   }
   if (state.phase === "disconnecting") {
     // After our disconnect the client answers with close; anything else is late traffic we drop.
@@ -357,6 +361,7 @@ function onOpen(
   effects.push({
     type: "start",
     call: {
+      sessionId: state.sessionId,
       conversationId: params.conversationId,
       participantId: params.participant.id,
       probe: state.probe,
@@ -378,10 +383,23 @@ function finishClose(state: SessionState, effects: Effect[]): Transition {
   if (state.phase === "open")
     effects.push({ type: "boundary", reason: "close", positionSamples: state.positionSamples });
   effects.push({ type: "flush" });
-  effects.push(send(state, "closed", {}));
-  effects.push({ type: "close-later", code: 1000, reason: "closed" });
-  state.phase = "closed";
+  effects.push({ type: "acknowledge-close" });
+  state.phase = "closing";
   return { state, effects };
+}
+
+/**
+ * Sends `closed` once what the call held has been flushed. Separate from the close transition so that
+ * transcript events produced by the flush go out first, with their own sequence numbers.
+ */
+export function acknowledgeClose(prev: SessionState): Transition {
+  const state = { ...prev };
+  if (state.phase !== "closing") return { state, effects: [] };
+  state.phase = "closed";
+  return {
+    state,
+    effects: [send(state, "closed", {}), { type: "close-later", code: 1000, reason: "closed" }],
+  };
 }
 
 /** One binary frame of audio. */
@@ -390,6 +408,7 @@ export function onAudio(prev: SessionState, bytes: Uint8Array, limits: ProtocolL
   switch (state.phase) {
     case "awaiting-open":
       return protocolError(state, "audio-before-open", "audio received before open/opened");
+    case "closing":
     case "closed":
       return protocolError(state, "audio-after-close", "audio received after close");
     case "disconnecting":
@@ -423,6 +442,6 @@ export function requestFlow(prev: SessionState, type: "pause" | "resume"): Trans
 /** Sends one `event` message (e.g. a transcript) while the call is open. */
 export function sendEvent(prev: SessionState, entities: readonly unknown[]): Transition {
   const state = { ...prev };
-  if (state.phase !== "open") return { state, effects: [] };
+  if (state.phase !== "open" && state.phase !== "closing") return { state, effects: [] };
   return { state, effects: [send(state, "event", { entities })] };
 }

@@ -84,6 +84,11 @@ export class MediaApiStream {
     return this.accept(frame);
   }
 
+  /** Binary frames are not part of the media-api: answered like any other bad frame. */
+  receiveBinary(): StreamOutput[] {
+    return this.reject("ERR_FRAME_BINARY", "media-api frames are JSON text; binary frames are not accepted");
+  }
+
   /** Re-feeds a frame persisted while it was held (after the object was evicted). */
   restore(text: string): StreamOutput[] {
     const parsed = parseMediaFrame(text);
@@ -105,7 +110,7 @@ export class MediaApiStream {
   }
 
   private reject(
-    code: FrameErrorCode | "ERR_FRAME_WRONG_STREAM",
+    code: FrameErrorCode | "ERR_FRAME_WRONG_STREAM" | "ERR_FRAME_BINARY",
     reason: string,
     sequenceNumber?: number,
   ): StreamOutput[] {

@@ -1,9 +1,11 @@
-// One call, one Durable Object: a thin shell that wires the hibernatable WebSocket, SQLite storage
-// and alarms to the pure protocol machine (audiohook/session.ts) and the downstream pipeline.
+// One call, one Durable Object: a thin shell that wires the hibernatable WebSocket, SQLite storage and
+// alarms to the pure protocol machines (audiohook/session.ts, mediaapi/stream.ts) and the pipeline
+// that forwards the audio and brings transcripts back.
 
 import { DurableObject } from "cloudflare:workers";
 import { parseClientMessage } from "../audiohook/messages";
 import {
+  acknowledgeClose,
   disconnect,
   type Effect,
   initialState,
@@ -12,11 +14,18 @@ import {
   onMessage,
   type ProtocolLimits,
   type SessionState,
+  sendEvent,
   type Transition,
 } from "../audiohook/session";
+import { TOKEN_BROKER_NAME } from "../auth/TokenBroker";
 import { type Config, loadConfig } from "../config";
+import type { ForwardError } from "../forward/retry";
+import type { TranscriptResult } from "../gen/langhook/transcription/v1/transcription_pb";
 import { createLogger, type Logger } from "../log";
 import { SUPPORTED_RATE } from "../media/format";
+import { MediaApiStream, type StreamCheckpoint, type StreamOutput } from "../mediaapi/stream";
+import { transcriptEntity, transcriptFrame } from "../transcripts/events";
+import { ForwardingPipeline, type TokenAnswer } from "./forwarding";
 import { CALL_HEADER, type CallHandoff } from "./handoff";
 import { type CallPipeline, MeteringPipeline } from "./pipeline";
 
@@ -24,31 +33,63 @@ import { type CallPipeline, MeteringPipeline } from "./pipeline";
 export const MAX_TEXT_BYTES = 64 * 1024;
 /** Storage is kept this long after a call ends, so a replayed upgrade still finds its nonce. */
 const RETENTION_MS = 5 * 60 * 1000;
+/** Undelivered audio of an ended call is retried this long before it is given up (and logged). */
+const GIVE_UP_AFTER_MS = 15 * 60 * 1000;
 
 interface Timers {
-  /** When to close the socket ourselves after disconnect/closed (epoch ms). */
   closeAt: number | null;
   closeCode: number;
   closeReason: string;
-  /** When to erase this call's storage. */
   purgeAt: number | null;
+  retryAt: number | null;
 }
+
+interface MediaApiRecord {
+  conversationId: string;
+  participantId: string;
+  language: string | null;
+  checkpoint: StreamCheckpoint | undefined;
+  ended: boolean;
+}
+
+/** The disconnect `info` for each reason delivery stopped: says what to fix, names no internals. */
+const FORWARD_FAILURE_INFO: Record<string, string> = {
+  ERR_TRANSCRIBER_UNAUTHENTICATED: "transcription service rejected our credentials (UNAUTHENTICATED)",
+  ERR_TRANSCRIBER_PERMISSION_DENIED: "transcription service denied access (PERMISSION_DENIED)",
+  ERR_TRANSCRIBER_INVALID_ARGUMENT: "transcription service refused the audio (INVALID_ARGUMENT)",
+  ERR_TRANSCRIBER_REJECTED: "transcription service refused the call",
+  ERR_TRANSCRIBER_UNAVAILABLE: "transcription service unreachable",
+  ERR_OUTBOX_FULL: "transcription service is too far behind: buffered audio reached its limit",
+};
 
 export class CallSession extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private session: SessionState | null | undefined;
-  private pipeline: CallPipeline = new MeteringPipeline();
+  private media: MediaApiStream | null = null;
+  private pipelineInstance: CallPipeline | null = null;
   private log: Logger = createLogger({});
   /** Messages are handled strictly one after another, even across awaits (flush). */
   private queue: Promise<void> = Promise.resolve();
+  /** Transcript events go out in result order; `closed` waits for them. */
+  private events: Promise<void> = Promise.resolve();
+  private token: { value: string; expiresAt: number } | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(`CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`);
+      CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS held_frames (sequence INTEGER PRIMARY KEY, frame TEXT NOT NULL);`);
     const session = this.load<SessionState>("session");
-    if (session) this.log = this.loggerFor(session);
+    const mediaApi = this.load<MediaApiRecord>("media-api");
+    if (session) this.log = this.loggerFor(session.sessionId, session.conversationId);
+    if (mediaApi) this.log = this.loggerFor(this.ctx.id.toString(), mediaApi.conversationId);
+    // A woken object with audio not yet acknowledged carries on delivering it.
+    ctx.blockConcurrencyWhile(async () => {
+      if (this.hasPipelineState() && this.pipeline instanceof ForwardingPipeline && this.pipeline.pending()) {
+        if ((await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now() + 50);
+      }
+    });
   }
 
   private get config(): Config {
@@ -57,11 +98,8 @@ export class CallSession extends DurableObject<Env> {
     return loaded.config;
   }
 
-  private loggerFor(session: SessionState): Logger {
-    return createLogger(
-      { sessionId: session.sessionId, conversationId: session.conversationId ?? undefined },
-      this.config.logLevel,
-    );
+  private loggerFor(sessionId: string, conversationId: string | null): Logger {
+    return createLogger({ sessionId, conversationId: conversationId ?? undefined }, this.config.logLevel);
   }
 
   private limits(): ProtocolLimits {
@@ -86,6 +124,45 @@ export class CallSession extends DurableObject<Env> {
     return this.session;
   }
 
+  private hasPipelineState(): boolean {
+    return this.load("forward") !== null;
+  }
+
+  /** The downstream stages, built on first use (after a wake-up too) from configuration. */
+  private get pipeline(): CallPipeline {
+    if (this.pipelineInstance) return this.pipelineInstance;
+    const c = this.config;
+    if (!c.transcriptionUrl) {
+      this.pipelineInstance = new MeteringPipeline();
+      return this.pipelineInstance;
+    }
+    const channels = this.load<MediaApiRecord>("media-api") ? 1 : 2;
+    this.pipelineInstance = new ForwardingPipeline(
+      {
+        sql: this.sql,
+        load: (key) => this.load(key),
+        store: (key, value) => this.store(key, value),
+        fetch: (url, init) => fetch(url, init),
+        token: () => this.bearerToken(),
+        invalidateToken: () => this.invalidateToken(),
+        scheduleRetry: (at) => this.updateTimers({ retryAt: at }),
+        results: (results) => this.deliver(results),
+        fatal: (error) => this.forwardingFailed(error),
+        log: this.log,
+      },
+      {
+        baseUrl: c.transcriptionUrl,
+        batchMs: c.batchMs,
+        maxBufferedMs: c.outboxMaxSeconds * 1000,
+        requestTimeoutMs: c.transcriptionTimeoutMs,
+        flushTimeoutMs: c.closeFlushTimeoutMs,
+        giveUpAfterMs: GIVE_UP_AFTER_MS,
+      },
+      channels,
+    );
+    return this.pipelineInstance;
+  }
+
   /** The upgrade, already authenticated by the worker. */
   override async fetch(request: Request): Promise<Response> {
     const raw = request.headers.get(CALL_HEADER);
@@ -93,9 +170,8 @@ export class CallSession extends DurableObject<Env> {
       return new Response("expected an authenticated WebSocket upgrade\n", { status: 400 });
     }
     const handoff = JSON.parse(raw) as CallHandoff;
-    const now = Date.now();
-    if (handoff.nonce) {
-      this.sql.exec("DELETE FROM nonces WHERE expires_at < ?", Math.floor(now / 1000));
+    if (handoff.protocol === "audiohook" && handoff.nonce) {
+      this.sql.exec("DELETE FROM nonces WHERE expires_at < ?", Math.floor(Date.now() / 1000));
       const seen =
         this.sql.exec("SELECT 1 FROM nonces WHERE nonce = ?", handoff.nonce.value).toArray().length > 0;
       if (seen) return new Response("replayed signature\n", { status: 401 });
@@ -105,27 +181,35 @@ export class CallSession extends DurableObject<Env> {
         handoff.nonce.expiresAt,
       );
     }
-    if (this.state) {
+    if (this.state || this.load("media-api")) {
       // Genesys opens a new session id for every connection (reconnects included): a second one is a client bug.
-      return new Response("this AudioHook session id was already used\n", { status: 409 });
+      return new Response("this session id was already used\n", { status: 409 });
     }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);
+    if (handoff.protocol === "media-api") return this.acceptMediaApi(handoff, client);
+
     const session = initialState(handoff);
     this.session = session;
     this.store("session", session);
-    this.log = this.loggerFor(session);
+    this.log = this.loggerFor(session.sessionId, null);
     this.log.log("info", "connected", { endpoint: handoff.endpoint, correlationId: handoff.correlationId });
     return new Response(null, { status: 101, webSocket: client });
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    this.queue = this.queue.then(() => this.handle(ws, message)).catch((err: unknown) => this.fail(ws, err));
+    this.queue = this.queue
+      .then(() =>
+        this.load("media-api") ? this.handleMediaApi(ws, message) : this.handleAudioHook(ws, message),
+      )
+      .catch((err: unknown) => this.fail(ws, err));
     return this.queue;
   }
 
-  private async handle(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+  // ---- AudioHook --------------------------------------------------------------------------------
+
+  private async handleAudioHook(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const state = this.state;
     if (!state) {
       ws.close(1011, "session state lost");
@@ -163,7 +247,7 @@ export class CallSession extends DurableObject<Env> {
         trySend(ws, JSON.stringify(effect.message));
         return;
       case "start":
-        this.log = this.loggerFor(this.state as SessionState);
+        this.log = this.loggerFor(effect.call.sessionId, effect.call.conversationId);
         this.pipeline.start(effect.call);
         return;
       case "audio":
@@ -177,9 +261,17 @@ export class CallSession extends DurableObject<Env> {
         return;
       case "flush":
         await this.pipeline.flush();
+        await this.events;
+        return;
+      case "acknowledge-close":
+        await this.apply(ws, acknowledgeClose(this.state as SessionState));
         return;
       case "close-later":
-        await this.scheduleClose(effect.code, effect.reason);
+        await this.updateTimers({
+          closeAt: Date.now() + this.config.disconnectGraceMs,
+          closeCode: effect.code,
+          closeReason: effect.reason,
+        });
         return;
       case "log":
         this.log.log(effect.level, effect.event, effect.fields);
@@ -187,24 +279,174 @@ export class CallSession extends DurableObject<Env> {
     }
   }
 
-  private timers(): Timers {
-    return this.load<Timers>("timers") ?? { closeAt: null, closeCode: 1000, closeReason: "", purgeAt: null };
+  private socket(): WebSocket | undefined {
+    return this.ctx.getWebSockets()[0];
   }
 
-  private async setTimers(timers: Timers): Promise<void> {
-    this.store("timers", timers);
-    const next = [timers.closeAt, timers.purgeAt].filter((t): t is number => t !== null);
-    if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
-  }
-
-  private async scheduleClose(code: number, reason: string): Promise<void> {
-    const grace = this.config.disconnectGraceMs;
-    await this.setTimers({
-      ...this.timers(),
-      closeAt: Date.now() + grace,
-      closeCode: code,
-      closeReason: reason,
+  /** Transcripts go back as AudioHook events on the Transcription Connector path only; Monitor only forwards. */
+  private deliver(results: TranscriptResult[]): void {
+    this.events = this.events.then(async () => {
+      const ws = this.socket();
+      const media = this.load<MediaApiRecord>("media-api");
+      if (media) {
+        for (const r of results)
+          if (ws) trySend(ws, JSON.stringify(transcriptFrame(r, media.language ?? "und")));
+        return;
+      }
+      const state = this.state;
+      if (!ws || !state?.media || state.endpoint !== "transcription") return;
+      for (const result of results) {
+        const entity = await transcriptEntity(
+          result,
+          state.media.channels,
+          state.sessionId,
+          state.language ?? "und",
+        );
+        if (entity) await this.apply(ws, sendEvent(this.state as SessionState, [entity]));
+      }
     });
+    this.events.catch((err: unknown) => this.log.log("error", "event-failed", { error: String(err) }));
+  }
+
+  /** Delivery cannot go on: end the call with a reason the operator can act on. */
+  private forwardingFailed(error: ForwardError): void {
+    const info = FORWARD_FAILURE_INFO[error.code] ?? "transcription service error";
+    const ws = this.socket();
+    this.log.log("error", "call-ended-by-forwarding", { code: error.code });
+    if (!ws) return;
+    if (this.load("media-api")) {
+      trySend(ws, JSON.stringify({ type: "error", code: error.code, reason: info }));
+      ws.close(1011, info.slice(0, 120));
+      return;
+    }
+    const state = this.state;
+    if (state) void this.apply(ws, disconnect(state, "error", info)).catch(() => {});
+  }
+
+  // ---- media-api --------------------------------------------------------------------------------
+
+  private acceptMediaApi(
+    handoff: Extract<CallHandoff, { protocol: "media-api" }>,
+    client: WebSocket,
+  ): Response {
+    const record: MediaApiRecord = {
+      conversationId: handoff.conversationId,
+      participantId: handoff.participantId,
+      language: handoff.language,
+      checkpoint: undefined,
+      ended: false,
+    };
+    this.store("media-api", record);
+    this.log = this.loggerFor(this.ctx.id.toString(), handoff.conversationId);
+    this.log.log("info", "connected", { protocol: "media-api", participantId: handoff.participantId });
+    this.pipeline.start({
+      sessionId: this.ctx.id.toString(),
+      conversationId: handoff.conversationId,
+      participantId: handoff.participantId,
+      probe: false,
+      media: { format: "L16", channels: ["external"], rate: SUPPORTED_RATE },
+      language: handoff.language,
+      customConfig: null,
+    });
+    return new Response(null, {
+      status: 101,
+      webSocket: client,
+      headers: { "sec-websocket-protocol": "media-api" },
+    });
+  }
+
+  /** The stream of this object, rebuilt after a wake-up from its checkpoint and the frames it held. */
+  private mediaStream(record: MediaApiRecord): MediaApiStream {
+    if (this.media) return this.media;
+    const stream = new MediaApiStream(record, record.checkpoint);
+    const held = this.sql
+      .exec<{ frame: string }>("SELECT frame FROM held_frames ORDER BY sequence")
+      .toArray();
+    this.media = stream;
+    // Frames that were waiting for a missing predecessor when the object was evicted wait again.
+    for (const { frame } of held) this.performMedia(undefined, stream.restore(frame));
+    return stream;
+  }
+
+  private async handleMediaApi(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const record = this.load<MediaApiRecord>("media-api") as MediaApiRecord;
+    const stream = this.mediaStream(record);
+    const outputs = typeof message === "string" ? stream.receive(message) : stream.receiveBinary();
+    this.performMedia(ws, outputs, typeof message === "string" ? message : undefined);
+    this.store("media-api", { ...record, checkpoint: stream.state() });
+  }
+
+  private performMedia(ws: WebSocket | undefined, outputs: StreamOutput[], text?: string): void {
+    for (const out of outputs) {
+      switch (out.type) {
+        case "audio":
+          this.pipeline.audio(out.chunk);
+          this.sql.exec("DELETE FROM held_frames WHERE sequence = ?", out.sequence);
+          break;
+        case "held":
+          if (text !== undefined) {
+            this.sql.exec(
+              "INSERT OR REPLACE INTO held_frames (sequence, frame) VALUES (?, ?)",
+              out.sequence,
+              text,
+            );
+          }
+          break;
+        case "gap":
+          this.log.log("warn", "sequence-gap", { from: out.from, to: out.to, missingSamples: out.samples });
+          this.pipeline.boundary("discarded", 0);
+          break;
+        case "reply":
+          if (ws) trySend(ws, JSON.stringify(out.frame));
+          break;
+        case "close":
+          this.log.log("warn", "closing-bad-stream", { code: out.code, reason: out.reason });
+          ws?.close(out.code, out.reason);
+          break;
+      }
+    }
+  }
+
+  // ---- tokens, timers, teardown -----------------------------------------------------------------
+
+  private async bearerToken(): Promise<TokenAnswer> {
+    if (!this.config.transcriptionOAuth) return { ok: true, token: null };
+    this.token ??= this.load<{ value: string; expiresAt: number }>("token");
+    // Cached in the object so a call asks the shared broker about once an hour, not once per batch.
+    if (this.token && this.token.expiresAt - 60_000 > Date.now())
+      return { ok: true, token: this.token.value };
+    const broker = this.env.TOKEN_BROKER.get(this.env.TOKEN_BROKER.idFromName(TOKEN_BROKER_NAME));
+    const answer = await broker.token();
+    if (answer.ok && answer.token !== null) {
+      this.token = { value: answer.token, expiresAt: answer.expiresAt };
+      this.store("token", this.token);
+    }
+    return answer;
+  }
+
+  private async invalidateToken(): Promise<void> {
+    this.token = null;
+    this.sql.exec("DELETE FROM kv WHERE key = 'token'");
+    const broker = this.env.TOKEN_BROKER.get(this.env.TOKEN_BROKER.idFromName(TOKEN_BROKER_NAME));
+    await broker.invalidate();
+  }
+
+  private timers(): Timers {
+    return {
+      closeAt: null,
+      closeCode: 1000,
+      closeReason: "",
+      purgeAt: null,
+      retryAt: null,
+      ...this.load<Timers>("timers"),
+    };
+  }
+
+  private async updateTimers(change: Partial<Timers>): Promise<void> {
+    const timers = { ...this.timers(), ...change };
+    this.store("timers", timers);
+    const next = [timers.closeAt, timers.purgeAt, timers.retryAt].filter((t): t is number => t !== null);
+    if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
   }
 
   override async alarm(): Promise<void> {
@@ -215,24 +457,46 @@ export class CallSession extends DurableObject<Env> {
         try {
           ws.close(timers.closeCode, timers.closeReason);
         } catch {
-          // Already closing: nothing to do.
+          // Already closing.
         }
       }
       timers.closeAt = null;
       timers.purgeAt ??= now + RETENTION_MS;
     }
-    if (timers.purgeAt !== null && timers.purgeAt <= now && this.ctx.getWebSockets().length === 0) {
-      this.log.log("info", "purged");
-      await this.ctx.storage.deleteAll();
-      this.session = null;
-      return;
+    const pipeline = this.hasPipelineState() ? this.pipeline : null;
+    if (pipeline instanceof ForwardingPipeline && (timers.retryAt === null || timers.retryAt <= now)) {
+      timers.retryAt = null;
+      pipeline.resume();
     }
-    await this.setTimers(timers);
+    const busy = pipeline instanceof ForwardingPipeline && pipeline.pending();
+    if (timers.purgeAt !== null && timers.purgeAt <= now && this.ctx.getWebSockets().length === 0) {
+      if (busy) {
+        // Undelivered audio outlives the retention period: look again later rather than erase it.
+        timers.purgeAt = now + RETENTION_MS;
+      } else {
+        this.log.log("info", "purged");
+        await this.ctx.storage.deleteAll();
+        this.session = null;
+        return;
+      }
+    }
+    this.store("timers", timers);
+    const next = [timers.closeAt, timers.purgeAt, timers.retryAt].filter((t): t is number => t !== null);
+    if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    const state = this.state;
     this.queue = this.queue.then(async () => {
+      const media = this.load<MediaApiRecord>("media-api");
+      if (media && !media.ended) {
+        // media-api has no close handshake: release what was held for reordering and end utterances.
+        const stream = this.mediaStream(media);
+        this.performMedia(undefined, stream.flush());
+        this.pipeline.boundary("close", 0);
+        this.store("media-api", { ...media, ended: true, checkpoint: stream.state() });
+        await this.pipeline.flush();
+      }
+      const state = this.state;
       if (state && state.phase !== "closed") {
         if (state.phase !== "disconnecting") {
           // The client went away without close: end utterances and hand on what we hold.
@@ -241,7 +505,7 @@ export class CallSession extends DurableObject<Env> {
             reason: reason.slice(0, 100),
             phase: state.phase,
           });
-          this.pipeline.boundary("close", state.positionSamples);
+          if (state.phase === "open") this.pipeline.boundary("close", state.positionSamples);
         }
         await this.pipeline.flush();
         this.session = { ...state, phase: "closed" };
@@ -253,7 +517,7 @@ export class CallSession extends DurableObject<Env> {
       } catch {
         // The runtime may already have answered the close.
       }
-      await this.setTimers({ ...this.timers(), closeAt: null, purgeAt: Date.now() + RETENTION_MS });
+      await this.updateTimers({ closeAt: null, purgeAt: Date.now() + RETENTION_MS });
     });
     await this.queue;
   }
@@ -266,9 +530,9 @@ export class CallSession extends DurableObject<Env> {
   private async fail(ws: WebSocket, err: unknown): Promise<void> {
     this.log.log("error", "internal-error", { error: err instanceof Error ? err.message : String(err) });
     const state = this.state;
-    if (!state) return;
     try {
-      await this.apply(ws, disconnect(state, "error", "internal error"));
+      if (state) await this.apply(ws, disconnect(state, "error", "internal error"));
+      else ws.close(1011, "internal error");
     } catch {
       ws.close(1011, "internal error");
     }

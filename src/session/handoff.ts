@@ -4,11 +4,20 @@ import type { Endpoint } from "../audiohook/session";
 
 export const CALL_HEADER = "x-langhook-call";
 
-export interface CallHandoff {
-  sessionId: string;
-  organizationId: string;
-  correlationId: string;
-  endpoint: Endpoint;
-  /** The signature's nonce and until when (Unix seconds) a second use of it must be refused. */
-  nonce: { value: string; expiresAt: number } | null;
-}
+export type CallHandoff =
+  | {
+      protocol: "audiohook";
+      sessionId: string;
+      organizationId: string;
+      correlationId: string;
+      endpoint: Endpoint;
+      /** The signature's nonce and until when (Unix seconds) a second use of it must be refused. */
+      nonce: { value: string; expiresAt: number } | null;
+    }
+  | {
+      protocol: "media-api";
+      conversationId: string;
+      participantId: string;
+      /** Configured language of the stream (query `language`), if any. */
+      language: string | null;
+    };

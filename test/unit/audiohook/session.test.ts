@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { formatDuration, parseDuration, samplesToDuration } from "../../../src/audiohook/duration";
 import { type ClientMessage, parseClientMessage } from "../../../src/audiohook/messages";
 import {
+  acknowledgeClose,
   disconnect,
   type Effect,
   initialState,
@@ -152,14 +153,16 @@ describe("protocol state machine", () => {
     expect(sends(t.effects)).toEqual([]);
   });
 
-  it("close flushes before it answers closed", () => {
+  it("close flushes, then answers closed with the next server seq", () => {
     const t = onMessage(opened(), msg("close", 2, { reason: "end" }), LIMITS);
-    expect(t.effects.map((e) => (e.type === "send" ? e.message.type : e.type))).toEqual([
-      "boundary",
-      "flush",
-      "closed",
-      "close-later",
-    ]);
+    expect(t.effects.map((e) => e.type)).toEqual(["boundary", "flush", "acknowledge-close"]);
+    expect(t.state.phase).toBe("closing");
+    // An event produced by the flush goes out before closed, and closed follows it in sequence.
+    const event = sendEvent(t.state, [{ type: "transcript", data: {} }]);
+    const closed = acknowledgeClose(event.state);
+    expect(sends(event.effects)[0]).toMatchObject({ type: "event", seq: 2 });
+    expect(sends(closed.effects)[0]).toMatchObject({ type: "closed", seq: 3, clientseq: 2, parameters: {} });
+    expect(closed.state.phase).toBe("closed");
   });
 
   it("after its own disconnect it still answers close and ping, and ignores the rest", () => {
@@ -168,14 +171,15 @@ describe("protocol state machine", () => {
     expect(onMessage(s, msg("update", 2, { language: "fr-FR" }, "PT0S", 2), LIMITS).effects).toEqual([]);
     s = onMessage(s, msg("update", 2, {}, "PT0S", 2), LIMITS).state;
     const t = onMessage(s, msg("close", 3, { reason: "disconnect" }, "PT0S", 2), LIMITS);
-    expect(sends(t.effects).map((m) => m.type)).toEqual(["closed"]);
+    expect(t.effects.map((e) => e.type)).toEqual(["flush", "acknowledge-close"]);
+    expect(sends(acknowledgeClose(t.state).effects).map((m) => m.type)).toEqual(["closed"]);
   });
 
   it("events go out only while the call is open", () => {
     expect(sends(sendEvent(opened(), [{ type: "transcript", data: {} }]).effects)[0]).toMatchObject({
       type: "event",
     });
-    const closed = onMessage(opened(), msg("close", 2, {}), LIMITS).state;
+    const closed = acknowledgeClose(onMessage(opened(), msg("close", 2, {}), LIMITS).state).state;
     expect(sendEvent(closed, []).effects).toEqual([]);
   });
 
@@ -190,7 +194,8 @@ describe("protocol state machine", () => {
       type: "disconnect",
       parameters: { info: "ping before open" },
     });
-    expect(sends(onMessage(start, msg("close", 1), LIMITS).effects)[0]).toMatchObject({ type: "closed" });
+    const early = onMessage(start, msg("close", 1), LIMITS);
+    expect(sends(acknowledgeClose(early.state).effects)[0]).toMatchObject({ type: "closed", clientseq: 1 });
   });
 });
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import {
   Channel,
   TokenSchema,
+  type TranscriptResult,
   TranscriptResultSchema,
 } from "../../../src/gen/langhook/transcription/v1/transcription_pb";
 import { MAX_ENTITY_BYTES, transcriptEntity, utteranceUuid } from "../../../src/transcripts/events";
@@ -12,8 +13,8 @@ const dur = (s: number) =>
   create(DurationSchema, { seconds: BigInt(Math.floor(s)), nanos: Math.round((s % 1) * 1e9) });
 const SESSION = "30b0e395-84d3-4570-ac13-9a62d8f514c0";
 
-function result(overrides: Partial<Parameters<typeof create<typeof TranscriptResultSchema>>[1]> = {}) {
-  return create(TranscriptResultSchema, {
+function result(overrides: Partial<Omit<TranscriptResult, "$typeName">> = {}): TranscriptResult {
+  const base = create(TranscriptResultSchema, {
     text: "hola buenos días",
     utteranceId: "utt-7",
     channel: Channel.INTERNAL,
@@ -23,8 +24,8 @@ function result(overrides: Partial<Parameters<typeof create<typeof TranscriptRes
     confidence: 0.87,
     language: "es-ES",
     sequenceNumber: 3n,
-    ...overrides,
   });
+  return { ...base, ...overrides };
 }
 
 describe("transcript entities", () => {

@@ -1,0 +1,325 @@
+// The forwarding stage of a call inside its Durable Object: batches each channel's PCM, tags it with
+// the language, keeps it in the SQLite outbox until the transcription service acknowledges it, and
+// sends it with unary PushAudio calls, in order, retried with backoff (alarms) and deduplicated by
+// sequence on the server. Results come back with the acknowledgements.
+
+import type { BoundaryReason, CallStart } from "../audiohook/session";
+import type { BatcherSnapshot, ForwardChannel, LanguageTag } from "../forward/batcher";
+import { AudioBatcher } from "../forward/batcher";
+import { createTranscriptionClient, type FetchLike, type TranscriptionClient } from "../forward/client";
+import { buildFlushRequest, type FlushCause, type SessionContext } from "../forward/messages";
+import { Outbox } from "../forward/outbox";
+import { pushRound } from "../forward/push";
+import { backoffDelayMs, classifyError, defaultRetryPolicy, ForwardError } from "../forward/retry";
+import type { TranscriptResult } from "../gen/langhook/transcription/v1/transcription_pb";
+import type { Logger } from "../log";
+import type { PcmChunk } from "../media/frames";
+import { SqlOutboxStore } from "./outbox-store";
+import type { CallPipeline } from "./pipeline";
+
+/** Answer of the shared token cache (see auth/TokenBroker). */
+export type TokenAnswer =
+  | { ok: true; token: string | null }
+  | { ok: false; code: string; message: string; retryable: boolean };
+
+/** What the Durable Object lends the pipeline: storage, network, timers and the way back to the call. */
+export interface ForwardingHost {
+  sql: SqlStorage;
+  load<T>(key: string): T | null;
+  store(key: string, value: unknown): void;
+  fetch: FetchLike;
+  token(): Promise<TokenAnswer>;
+  invalidateToken(): Promise<void>;
+  /** Calls `resume()` at `at` (epoch ms), through an alarm so it survives eviction. */
+  scheduleRetry(at: number): Promise<void>;
+  results(results: TranscriptResult[]): void;
+  /** Delivery cannot continue (credentials refused, outbox full): end the call with this reason. */
+  fatal(error: ForwardError): void;
+  log: Logger;
+}
+
+export interface ForwardingOptions {
+  baseUrl: string;
+  batchMs: number;
+  maxBufferedMs: number;
+  requestTimeoutMs: number;
+  /** How long `close` waits for the service before answering `closed` anyway. */
+  flushTimeoutMs: number;
+  /** Gives up on undeliverable audio after this long without a success (the call is long gone). */
+  giveUpAfterMs: number;
+}
+
+interface Cursor {
+  call: CallStart | null;
+  lastResultSequence: number;
+  attempt: number;
+  failingSince: number | null;
+  language: string | null;
+  ended: boolean;
+}
+
+const FLUSH_CAUSE: Record<BoundaryReason, FlushCause> = {
+  pause: "paused",
+  update: "updated",
+  discarded: "discarded",
+  close: "closed",
+  disconnect: "closed",
+};
+
+const BATCHES_PER_CALL = 10;
+
+export class ForwardingPipeline implements CallPipeline {
+  private readonly store: SqlOutboxStore;
+  private readonly outbox: Outbox;
+  private readonly batcher: AudioBatcher;
+  private readonly client: TranscriptionClient;
+  private cursor: Cursor;
+  private pumping: Promise<void> | null = null;
+  private waitingForAlarm = false;
+  private tokenRetried = false;
+  private readonly drainWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly host: ForwardingHost,
+    private readonly options: ForwardingOptions,
+    channels: number,
+  ) {
+    this.store = new SqlOutboxStore(host.sql);
+    this.outbox = new Outbox(this.store, { maxBufferedMs: options.maxBufferedMs, channels });
+    this.batcher = new AudioBatcher(
+      { batchMs: options.batchMs },
+      host.load<BatcherSnapshot>("batcher") ?? undefined,
+    );
+    this.cursor = host.load<Cursor>("forward") ?? {
+      call: null,
+      lastResultSequence: 0,
+      attempt: 0,
+      failingSince: null,
+      language: null,
+      ended: false,
+    };
+    this.client = createTranscriptionClient({
+      baseUrl: options.baseUrl,
+      fetch: host.fetch,
+      timeoutMs: options.requestTimeoutMs,
+      getToken: () => this.bearer(),
+    });
+  }
+
+  private save(): void {
+    this.host.store("forward", this.cursor);
+  }
+
+  private get context(): SessionContext | null {
+    const call = this.cursor.call;
+    if (!call || call.probe) return null;
+    return {
+      sessionId: call.sessionId,
+      conversationId: call.conversationId,
+      participantId: call.participantId,
+    };
+  }
+
+  start(call: CallStart): void {
+    this.cursor = { ...this.cursor, call, language: call.language };
+    this.save();
+  }
+
+  /** The tag each batch carries: the call's configured language until a detector says otherwise. */
+  private tag(): LanguageTag {
+    const code = this.cursor.language;
+    return code
+      ? { code, confidence: 1, provisional: false }
+      : { code: "und", confidence: 0, provisional: true };
+  }
+
+  audio(chunk: PcmChunk): void {
+    if (!this.context) return;
+    const tag = this.tag();
+    chunk.media.channels.forEach((name, i) => {
+      const batches = this.batcher.push(
+        name as ForwardChannel,
+        chunk.channels[i] as Int16Array,
+        tag,
+        chunk.startSample,
+      );
+      this.enqueue(batches);
+    });
+    this.host.store("batcher", this.batcher.snapshot());
+    this.kick();
+  }
+
+  private enqueue(batches: ReturnType<AudioBatcher["flush"]>): void {
+    for (const batch of batches) {
+      const queued = this.outbox.enqueue(batch);
+      if (!queued.ok) {
+        this.host.fatal(queued.error);
+        return;
+      }
+    }
+  }
+
+  boundary(reason: BoundaryReason): void {
+    if (!this.context) return;
+    this.enqueue(this.batcher.flush());
+    this.host.store("batcher", this.batcher.snapshot());
+    this.store.addMark(FLUSH_CAUSE[reason]);
+    if (FLUSH_CAUSE[reason] === "closed") {
+      this.cursor.ended = true;
+      this.save();
+    }
+    this.kick();
+  }
+
+  language(language: string | null): void {
+    this.cursor.language = language;
+    this.save();
+  }
+
+  /** Resolves when everything is acknowledged, or after `flushTimeoutMs` (delivery then continues by alarm). */
+  async flush(): Promise<void> {
+    if (!this.context || this.store.drained()) return;
+    const drained = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    this.kick();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), this.options.flushTimeoutMs);
+    });
+    const outcome = await Promise.race([drained.then(() => "drained" as const), timeout]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      this.host.log.log("warn", "flush-timeout", {
+        batches: this.outbox.count,
+        waitedMs: this.options.flushTimeoutMs,
+      });
+    }
+  }
+
+  /** Called by the alarm: try again after a backoff, or after the object was evicted. */
+  resume(): void {
+    this.waitingForAlarm = false;
+    this.kick();
+  }
+
+  /** Work left for an alarm to pick up after eviction. */
+  pending(): boolean {
+    return this.context !== null && !this.store.drained();
+  }
+
+  summary(): Record<string, unknown> {
+    return { outboxBatches: this.outbox.count, lastResultSequence: this.cursor.lastResultSequence };
+  }
+
+  private kick(): void {
+    if (this.pumping || this.waitingForAlarm) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = null;
+    });
+  }
+
+  private async bearer(): Promise<string | undefined> {
+    const answer = await this.host.token();
+    if (answer.ok) return answer.token ?? undefined;
+    throw new ForwardError(
+      answer.retryable ? "ERR_TRANSCRIBER_UNAVAILABLE" : "ERR_TRANSCRIBER_UNAUTHENTICATED",
+      `token endpoint: ${answer.message}`,
+    );
+  }
+
+  private async pump(): Promise<void> {
+    const context = this.context;
+    if (!context) return;
+    try {
+      for (;;) {
+        const batches = this.outbox.next(BATCHES_PER_CALL);
+        if (batches.length > 0) {
+          const round = await pushRound(this.client, this.outbox, context, this.cursor.lastResultSequence, {
+            maxBatches: BATCHES_PER_CALL,
+          });
+          this.succeeded(round.results, round.lastResultSequence);
+          continue;
+        }
+        const mark = this.store.nextMark();
+        if (mark && this.store.reached(mark)) {
+          const response = await this.client.flushSession(
+            buildFlushRequest(context.sessionId, mark.cause, {
+              lastResultSequence: this.cursor.lastResultSequence,
+            }),
+          );
+          const fresh = response.results.filter(
+            (r) => Number(r.sequenceNumber) > this.cursor.lastResultSequence,
+          );
+          this.store.removeMark(mark.id);
+          this.succeeded(fresh, Number(fresh.at(-1)?.sequenceNumber ?? this.cursor.lastResultSequence));
+          continue;
+        }
+        break;
+      }
+      for (const wake of this.drainWaiters.splice(0)) wake();
+    } catch (err) {
+      await this.failed(err);
+    }
+  }
+
+  private succeeded(results: TranscriptResult[], lastResultSequence: number): void {
+    this.cursor.lastResultSequence = lastResultSequence;
+    this.cursor.attempt = 0;
+    this.cursor.failingSince = null;
+    this.tokenRetried = false;
+    this.save();
+    if (results.length > 0) this.host.results(results);
+  }
+
+  private async failed(err: unknown): Promise<void> {
+    // Our own errors (the token step) may come back wrapped by the Connect client.
+    const cause = err instanceof Error ? err.cause : undefined;
+    const forward = err instanceof ForwardError ? err : cause instanceof ForwardError ? cause : null;
+    const verdict = forward
+      ? forward.code === "ERR_TRANSCRIBER_UNAVAILABLE"
+        ? ({ retryable: true, retryAfterMs: undefined } as const)
+        : ({ retryable: false, error: forward } as const)
+      : classifyError(err);
+    if (!verdict.retryable) {
+      // A refused token may just be stale: fetch a fresh one once before giving up on the call.
+      if (verdict.error.code === "ERR_TRANSCRIBER_UNAUTHENTICATED" && !this.tokenRetried && !forward) {
+        this.tokenRetried = true;
+        await this.host.invalidateToken();
+        this.kick();
+        return;
+      }
+      this.host.log.log("error", "forward-failed", {
+        code: verdict.error.code,
+        message: verdict.error.message,
+      });
+      this.host.fatal(verdict.error);
+      for (const wake of this.drainWaiters.splice(0)) wake();
+      return;
+    }
+    const now = Date.now();
+    this.cursor.attempt += 1;
+    this.cursor.failingSince ??= now;
+    this.save();
+    if (now - this.cursor.failingSince > this.options.giveUpAfterMs) {
+      this.host.log.log("error", "forward-abandoned", {
+        batches: this.outbox.count,
+        failingForMs: now - this.cursor.failingSince,
+      });
+      this.host.fatal(new ForwardError("ERR_TRANSCRIBER_UNAVAILABLE", "transcription service unreachable"));
+      return;
+    }
+    // Backoff keeps growing to its ceiling but never gives up while the outbox has room: the bound on
+    // buffered audio, not an attempt count, decides when a call must end.
+    const delay =
+      verdict.retryAfterMs !== undefined
+        ? Math.min(verdict.retryAfterMs, defaultRetryPolicy.maxServerDelayMs)
+        : backoffDelayMs(this.cursor.attempt, defaultRetryPolicy, Math.random);
+    this.host.log.log("warn", "forward-retry", {
+      attempt: this.cursor.attempt,
+      delayMs: delay,
+      batches: this.outbox.count,
+      error: err instanceof Error ? err.message.slice(0, 200) : String(err),
+    });
+    this.waitingForAlarm = true;
+    await this.host.scheduleRetry(now + Math.max(delay, 1));
+  }
+}
