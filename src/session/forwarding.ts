@@ -75,6 +75,8 @@ export class ForwardingPipeline implements CallPipeline {
   private readonly client: TranscriptionClient;
   private cursor: Cursor;
   private pumping: Promise<void> | null = null;
+  /** Set when work arrives while a pump is running, so nothing waits for the next frame to move. */
+  private rerun = false;
   private waitingForAlarm = false;
   private tokenRetried = false;
   private readonly drainWaiters: (() => void)[] = [];
@@ -211,9 +213,17 @@ export class ForwardingPipeline implements CallPipeline {
   }
 
   private kick(): void {
-    if (this.pumping || this.waitingForAlarm) return;
+    if (this.waitingForAlarm) return;
+    if (this.pumping) {
+      this.rerun = true;
+      return;
+    }
     this.pumping = this.pump().finally(() => {
       this.pumping = null;
+      if (this.rerun) {
+        this.rerun = false;
+        this.kick();
+      }
     });
   }
 

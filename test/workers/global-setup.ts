@@ -2,12 +2,14 @@
 // and hands their URLs to the worker's bindings (see vitest.config.ts).
 
 import type { TestProject } from "vitest/node";
+import { startDevTranscriber } from "../../tools/dev-transcriber/server";
 import { startOAuthServer } from "../support/oauth-server";
 
 declare module "vitest" {
   export interface ProvidedContext {
     oauthTokenUrl: string;
     oauthStatsUrl: string;
+    transcriberUrl: string;
   }
 }
 
@@ -15,7 +17,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const oauth = await startOAuthServer({ expiresIn: 3600 });
   project.provide("oauthTokenUrl", oauth.url);
   project.provide("oauthStatsUrl", new URL("/stats", oauth.url).toString());
+  const transcriber = await startDevTranscriber({ port: 0, host: "127.0.0.1", log: "silent" });
+  project.provide("transcriberUrl", transcriber.url);
   return async () => {
-    await oauth.close();
+    await Promise.all([oauth.close(), transcriber.close()]);
   };
 }

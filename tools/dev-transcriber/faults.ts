@@ -6,9 +6,17 @@ export type Fault =
   /** Every matching call fails with UNAVAILABLE for `forMs` from when the fault is added. */
   | { kind: "unavailable"; forMs: number; methods?: string[]; sessions?: string[] }
   /** The next `calls` matching calls fail with RESOURCE_EXHAUSTED and metadata retry-after-ms. */
-  | { kind: "resource-exhausted"; calls: number; retryAfterMs: number; methods?: string[]; sessions?: string[] }
+  | {
+      kind: "resource-exhausted";
+      calls: number;
+      retryAfterMs: number;
+      methods?: string[];
+      sessions?: string[];
+    }
   /** The next `calls` matching calls fail with UNAUTHENTICATED. */
-  | { kind: "unauthenticated"; calls: number; methods?: string[]; sessions?: string[] };
+  | { kind: "unauthenticated"; calls: number; methods?: string[]; sessions?: string[] }
+  /** The next `calls` matching calls do their work, then fail with UNAVAILABLE: a response lost on the way. */
+  | { kind: "lose-response"; calls: number; methods?: string[]; sessions?: string[] };
 
 interface Armed {
   fault: Fault;
@@ -43,10 +51,20 @@ export class FaultPlan {
    * sessions, the call's session (so concurrent tests do not disturb each other), using it up.
    */
   check(method: string, sessionId?: string): void {
+    this.#fire(method, sessionId, false);
+  }
+
+  /** After the work is done: throws an armed `lose-response` fault that matches. */
+  checkAfter(method: string, sessionId?: string): void {
+    this.#fire(method, sessionId, true);
+  }
+
+  #fire(method: string, sessionId: string | undefined, after: boolean): void {
     const now = this.#now();
     this.#armed = this.#armed.filter((a) => a.left > 0 && a.until > now);
     const armed = this.#armed.find(
       (a) =>
+        (a.fault.kind === "lose-response") === after &&
         (a.fault.methods === undefined || a.fault.methods.includes(method)) &&
         (a.fault.sessions === undefined || (sessionId !== undefined && a.fault.sessions.includes(sessionId))),
     );
@@ -63,6 +81,8 @@ export class FaultPlan {
         });
       case "unauthenticated":
         throw new ConnectError("injected: token rejected", Code.Unauthenticated);
+      case "lose-response":
+        throw new ConnectError("injected: response lost after the work was done", Code.Unavailable);
     }
   }
 }
@@ -81,10 +101,18 @@ export function parseFault(value: unknown): Fault {
     case "unavailable":
       return { kind: "unavailable", forMs: num("forMs"), methods, sessions };
     case "resource-exhausted":
-      return { kind: "resource-exhausted", calls: num("calls"), retryAfterMs: num("retryAfterMs"), methods, sessions };
+      return {
+        kind: "resource-exhausted",
+        calls: num("calls"),
+        retryAfterMs: num("retryAfterMs"),
+        methods,
+        sessions,
+      };
     case "unauthenticated":
       return { kind: "unauthenticated", calls: num("calls"), methods, sessions };
+    case "lose-response":
+      return { kind: "lose-response", calls: num("calls"), methods, sessions };
     default:
-      throw new Error("fault.kind must be unavailable, resource-exhausted or unauthenticated");
+      throw new Error("fault.kind must be unavailable, resource-exhausted, unauthenticated or lose-response");
   }
 }

@@ -46,6 +46,7 @@ export function transcriptionRoutes(state: ServiceState) {
         if (req.endOfUtterance) session.flush(touched);
         const results = session.resultsAfter(Number(req.lastResultSequenceNumber));
         state.log("push", { session: session.id, chunks: req.chunks.length, results: results.length });
+        state.faults.checkAfter("PushAudio", req.sessionId);
         return { acks: session.acks(), results };
       },
 
