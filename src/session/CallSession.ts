@@ -394,6 +394,8 @@ export class CallSession extends DurableObject<Env> {
           break;
         case "gap":
           this.log.log("warn", "sequence-gap", { from: out.from, to: out.to, missingSamples: out.samples });
+          // Reported to the client too: a gap is never hidden.
+          if (ws) trySend(ws, JSON.stringify({ type: "gap", from: out.from, to: out.to }));
           this.pipeline.boundary("discarded", 0);
           break;
         case "reply":
