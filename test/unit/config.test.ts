@@ -3,7 +3,10 @@ import { CONFIG_DEFAULTS, parseConfig } from "../../src/config";
 
 describe("configuration", () => {
   it("pairs keys and secrets by position and applies defaults", () => {
-    const result = parseConfig({ AUDIOHOOK_API_KEY: "a, b,c", AUDIOHOOK_CLIENT_SECRET: "c2VjcmV0,,c2VjcmV0Mg==" });
+    const result = parseConfig({
+      AUDIOHOOK_API_KEY: "a, b,c",
+      AUDIOHOOK_CLIENT_SECRET: "c2VjcmV0,,c2VjcmV0Mg==",
+    });
     expect(result.ok && result.config.credentials).toEqual([
       { apiKey: "a", secret: "c2VjcmV0" },
       { apiKey: "b", secret: "" },
@@ -13,14 +16,40 @@ describe("configuration", () => {
   });
 
   it("explains what is wrong", () => {
-    expect(parseConfig({})).toMatchObject({ ok: false, error: expect.stringMatching(/AUDIOHOOK_API_KEY is not set/) });
+    expect(parseConfig({})).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/AUDIOHOOK_API_KEY is not set/),
+    });
     expect(parseConfig({ AUDIOHOOK_API_KEY: "a,b", AUDIOHOOK_CLIENT_SECRET: "" })).toMatchObject({
       ok: false,
       error: expect.stringMatching(/2 entries but AUDIOHOOK_CLIENT_SECRET has 1/),
     });
-    expect(parseConfig({ AUDIOHOOK_API_KEY: "a", AUDIOHOOK_CLIENT_SECRET: "", MAX_FRAME_MS: "lots" })).toMatchObject({
+    expect(
+      parseConfig({ AUDIOHOOK_API_KEY: "a", AUDIOHOOK_CLIENT_SECRET: "", MAX_FRAME_MS: "lots" }),
+    ).toMatchObject({
       ok: false,
       error: expect.stringMatching(/MAX_FRAME_MS must be a number/),
     });
+  });
+
+  it("reads the transcription service settings, all or nothing for OAuth", () => {
+    const base = { AUDIOHOOK_API_KEY: "a", AUDIOHOOK_CLIENT_SECRET: "" };
+    const plain = parseConfig({ ...base, TRANSCRIPTION_URL: "https://stt.example.com/" });
+    expect(plain.ok && plain.config.transcriptionUrl).toBe("https://stt.example.com");
+    expect(plain.ok && plain.config.transcriptionOAuth).toBeNull();
+    expect(
+      parseConfig({ ...base, TRANSCRIPTION_TOKEN_URL: "https://login.example.com/oauth/token" }),
+    ).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/set all of TRANSCRIPTION_TOKEN_URL, TRANSCRIPTION_CLIENT_ID/),
+    });
+    const oauth = parseConfig({
+      ...base,
+      TRANSCRIPTION_TOKEN_URL: "https://login.example.com/oauth/token",
+      TRANSCRIPTION_CLIENT_ID: "id",
+      TRANSCRIPTION_CLIENT_SECRET: "secret",
+    });
+    expect(oauth.ok && oauth.config.transcriptionOAuth).toMatchObject({ clientId: "id", scope: undefined });
+    expect(parseConfig({ ...base, TRANSCRIPTION_URL: "not a url" })).toMatchObject({ ok: false });
   });
 });
