@@ -2,6 +2,7 @@
 // tracks serverseq and position, and records what the server sends.
 
 import { SELF } from "cloudflare:test";
+import { audiohookHeaders } from "../../tools/simulator/sign";
 
 export const DEV_API_KEY = "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh";
 export const DEV_SECRET = "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=";
@@ -39,43 +40,24 @@ export interface UpgradeOptions {
 
 const HOST = "audiohook.test";
 
-function b64(bytes: ArrayBuffer): string {
-  return btoa(String.fromCharCode(...new Uint8Array(bytes)));
-}
-
-/** Builds the upgrade headers, signing them the way Genesys does when a secret is given. */
+/** Builds the upgrade headers, signed the way Genesys signs them when a secret is given. */
 export async function upgradeHeaders(
   options: UpgradeOptions = {},
 ): Promise<{ url: string; headers: Headers }> {
   const path = options.path ?? "/api/v1/voicetranscription/ws";
-  const values: Record<string, string> = {
-    "audiohook-organization-id": options.organizationId ?? ORG_ID,
-    "audiohook-session-id": options.sessionId ?? crypto.randomUUID(),
-    "audiohook-correlation-id": options.correlationId ?? crypto.randomUUID(),
-    "x-api-key": options.apiKey ?? DEV_API_KEY,
-  };
-  const headers = new Headers({ upgrade: "websocket", ...values, ...options.extraHeaders });
-  const secret = options.secret === undefined ? DEV_SECRET : options.secret;
-  if (secret !== null) {
-    const created = options.created ?? Math.floor(Date.now() / 1000);
-    const params = `("@request-target" "@authority" "audiohook-organization-id" "audiohook-session-id" "audiohook-correlation-id" "x-api-key");keyid="${values["x-api-key"]}";nonce="${options.nonce ?? crypto.randomUUID().replaceAll("-", "")}";alg="hmac-sha256";created=${created};expires=${options.expires ?? created + 10}`;
-    const base = [
-      `"@request-target": ${path}`,
-      `"@authority": ${HOST}`,
-      ...Object.entries(values).map(([k, v]) => `"${k}": ${v}`),
-      `"@signature-params": ${params}`,
-    ].join("\n");
-    const key = await crypto.subtle.importKey(
-      "raw",
-      Uint8Array.from(atob(secret), (c) => c.charCodeAt(0)),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(base));
-    headers.set("signature-input", `sig1=${params}`);
-    headers.set("signature", `sig1=:${b64(mac)}:`);
-  }
+  const signed = await audiohookHeaders({
+    target: path,
+    authority: HOST,
+    apiKey: options.apiKey ?? DEV_API_KEY,
+    secret: options.secret === undefined ? DEV_SECRET : options.secret,
+    organizationId: options.organizationId ?? ORG_ID,
+    sessionId: options.sessionId ?? crypto.randomUUID(),
+    correlationId: options.correlationId ?? crypto.randomUUID(),
+    ...(options.nonce !== undefined ? { nonce: options.nonce } : {}),
+    ...(options.created !== undefined ? { created: options.created } : {}),
+    ...(options.expires !== undefined ? { expires: options.expires } : {}),
+  });
+  const headers = new Headers({ upgrade: "websocket", ...signed, ...options.extraHeaders });
   for (const name of options.omit ?? []) headers.delete(name);
   return { url: `https://${HOST}${path}`, headers };
 }

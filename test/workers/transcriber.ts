@@ -1,17 +1,9 @@
 // Talks to the development transcription server started by global-setup: its stats and fault controls.
 
 import { env } from "cloudflare:test";
+import type { ChannelStats } from "../../tools/dev-transcriber/session";
 
 const base = () => (env as unknown as { TRANSCRIPTION_URL: string }).TRANSCRIPTION_URL;
-
-export interface ChannelStats {
-  acked: number;
-  chunks: number;
-  duplicates: number;
-  gaps: number;
-  lostChunks: number;
-  samples: number;
-}
 
 export interface SessionStats {
   ended: boolean;

@@ -1,6 +1,8 @@
 // Signs an AudioHook upgrade the way Genesys Cloud does (HTTP Message Signature, hmac-sha256 keyed with
 // the base64-decoded client secret). Used by the simulator and the tests; WebCrypto only, runs anywhere.
 
+import { REQUIRED_COMPONENTS as COMPONENTS } from "../../src/audiohook/signature";
+
 export interface SignInput {
   /** Path and query of the WebSocket URL. */
   target: string;
@@ -17,15 +19,6 @@ export interface SignInput {
   created?: number;
   expires?: number;
 }
-
-const COMPONENTS = [
-  "@request-target",
-  "@authority",
-  "audiohook-organization-id",
-  "audiohook-session-id",
-  "audiohook-correlation-id",
-  "x-api-key",
-];
 
 function randomNonce(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(18));
