@@ -7,7 +7,7 @@ import { authenticateUpgrade } from "./audiohook/signature";
 import { createJwtVerifier, type JwtVerifier, wwwAuthenticate } from "./auth/jwt";
 import { type Config, loadConfig, type MediaApiAuth } from "./config";
 import { createLogger, type Logger } from "./log";
-import { CALL_HEADER, type CallHandoff } from "./session/handoff";
+import { CALL_HEADER, type CallHandoff, mediaApiSessionId } from "./session/handoff";
 
 export { TokenBroker } from "./auth/TokenBroker";
 export { CallSession } from "./session/CallSession";
@@ -180,7 +180,7 @@ async function handleMediaApi(request: Request, url: URL, env: Env, config: Conf
   }
   const handoff: CallHandoff = { protocol: "media-api", conversationId, participantId, language };
   const stub = env.CALL_SESSION.get(
-    env.CALL_SESSION.idFromName(`media-api:${conversationId}:${participantId}`),
+    env.CALL_SESSION.idFromName(mediaApiSessionId(conversationId, participantId)),
   );
   return stub.fetch(withHandoff(request, handoff));
 }

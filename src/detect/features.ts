@@ -200,9 +200,16 @@ export class LogMelExtractor {
 }
 
 /** Regression deltas over +/-2 frames (HTK formula), for callers that keep a short history. */
-export function delta(prev2: Float32Array, prev1: Float32Array, next1: Float32Array, next2: Float32Array, out: Float32Array): void {
+export function delta(
+  prev2: Float32Array,
+  prev1: Float32Array,
+  next1: Float32Array,
+  next2: Float32Array,
+  out: Float32Array,
+): void {
   for (let i = 0; i < out.length; i++) {
-    out[i] = ((next1[i] as number) - (prev1[i] as number) + 2 * ((next2[i] as number) - (prev2[i] as number))) / 10;
+    out[i] =
+      ((next1[i] as number) - (prev1[i] as number) + 2 * ((next2[i] as number) - (prev2[i] as number))) / 10;
   }
 }
 

@@ -3,7 +3,7 @@
 // counts as speech when it is loud enough above an adaptive noise floor AND its energy is not held by a
 // few stable spectral peaks.
 
-import { BINS, HOP, SAMPLE_RATE, type SpectralFrame, SPEECH_BAND_BINS } from "./features.js";
+import { BINS, HOP, SAMPLE_RATE, SPEECH_BAND_BINS, type SpectralFrame } from "./features.js";
 
 export interface VadFrame {
   /** Smoothed decision: inside a speech region (with onset check and hangover). */
@@ -19,7 +19,7 @@ export interface VadOptions {
   minLevelDbfs?: number;
   /** Margin above the tracked noise floor, dB. Default 9. */
   floorMarginDb?: number;
-  /** Fraction of in-band energy within the two strongest peaks that marks a tone. Default 0.8. */
+  /** Fraction of in-band energy within the two strongest peaks that marks a tone. Default 0.95. */
   toneFraction?: number;
   /** Hangover after the last active frame, ms. Default 200. */
   hangoverMs?: number;
@@ -29,8 +29,9 @@ const FRAMES_PER_SECOND = SAMPLE_RATE / HOP;
 const DB = Math.log(10) / 10; // natural-log power per dB
 const [LO, HI] = SPEECH_BAND_BINS;
 const PEAK_HALF_WIDTH = 3; // Hann main lobe of a 25 ms window spans about +/-2.6 bins of 31.25 Hz
-const PERSIST_FRAMES = 20; // a peak held 200 ms at the same frequency is a note or a tone, not a vowel
+const PERSIST_FRAMES = 30; // a peak held 200 ms at the same frequency is a note or a tone, not a vowel
 const ONSET_WINDOW = 10;
+const FLOOR_FRAMES = 100;
 const ONSET_MIN = 4;
 
 export class VoiceActivityDetector {
@@ -38,7 +39,10 @@ export class VoiceActivityDetector {
   private readonly margin: number;
   private readonly toneFraction: number;
   private readonly hangover: number;
-  private floor = Number.NaN;
+  private floor = 0;
+  private readonly history = new Float32Array(FLOOR_FRAMES);
+  private historyPos = 0;
+  private historyFill = 0;
   private sinceActive = Number.POSITIVE_INFINITY;
   private readonly recent = new Uint8Array(ONSET_WINDOW);
   private recentPos = 0;
@@ -54,22 +58,26 @@ export class VoiceActivityDetector {
     const rms = 32768 * 10 ** ((options.minLevelDbfs ?? -50) / 20);
     this.minLog = Math.log(rms * rms * 0.375);
     this.margin = (options.floorMarginDb ?? 9) * DB;
-    this.toneFraction = options.toneFraction ?? 0.8;
+    this.toneFraction = options.toneFraction ?? 0.98;
     this.hangover = Math.round(((options.hangoverMs ?? 200) / 1000) * FRAMES_PER_SECOND);
   }
 
   process(frame: SpectralFrame): VadFrame {
     const e = frame.logEnergy;
-    if (Number.isNaN(this.floor)) this.floor = Math.max(e, this.minLog);
-    // Minimum tracking: fall at once, rise slowly (about 3 dB per second) so speech cannot lift it fast.
-    if (e < this.floor) this.floor = Math.max(e, this.minLog - 10 * DB);
-    else this.floor += (3 * DB) / FRAMES_PER_SECOND;
+    // Noise floor = the quietest frame of the last second (minimum statistics): steady noise or a
+    // stationary hum becomes the floor within a second, while speech always has quieter frames in it.
+    this.history[this.historyPos] = e;
+    this.historyPos = (this.historyPos + 1) % this.history.length;
+    if (this.historyFill < this.history.length) this.historyFill++;
+    let floor = e;
+    for (let i = 0; i < this.historyFill; i++) floor = Math.min(floor, this.history[i] as number);
+    this.floor = Math.max(floor, this.minLog - 10 * DB);
 
     const loud = e > this.minLog && e > this.floor + this.margin;
     const { concentration, persistent } = this.tonality(frame.power, loud);
     let reason: VadFrame["reason"] = "quiet";
     if (loud) {
-      const tonal = concentration > this.toneFraction || persistent > 0.5;
+      const tonal = concentration > this.toneFraction || persistent > 0.6;
       this.tonalScore += (tonal ? 1 - this.tonalScore : -this.tonalScore) / (0.8 * FRAMES_PER_SECOND);
       if (tonal) reason = "tone";
       else if (this.tonalScore > 0.45) reason = "music";
@@ -138,7 +146,9 @@ export class VoiceActivityDetector {
   }
 
   reset(): void {
-    this.floor = Number.NaN;
+    this.floor = 0;
+    this.historyPos = 0;
+    this.historyFill = 0;
     this.sinceActive = Number.POSITIVE_INFINITY;
     this.recent.fill(0);
     this.recentPos = 0;

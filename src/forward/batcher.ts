@@ -113,6 +113,19 @@ export class AudioBatcher {
     return out;
   }
 
+  /**
+   * Audio the sender lost (a media-api sequence gap): emits what is pending, then leaves out the sequence
+   * numbers the missing audio would have taken (at least one), so the service sees the gap too.
+   */
+  skip(channel: ForwardChannel, missingSamples: number): AudioBatch[] {
+    const state = this.#state(channel);
+    const out: AudioBatch[] = [];
+    this.#emit(channel, state, out);
+    state.nextSequence += Math.max(1, Math.round(missingSamples / this.batchSamples));
+    state.pendingStart += missingSamples;
+    return out;
+  }
+
   /** The next sequence number of a channel (1 before any batch). */
   nextSequence(channel: ForwardChannel): number {
     return this.#channels.get(channel)?.nextSequence ?? 1;

@@ -26,7 +26,7 @@ import { SUPPORTED_RATE } from "../media/format";
 import { MediaApiStream, type StreamCheckpoint, type StreamOutput } from "../mediaapi/stream";
 import { transcriptEntity, transcriptFrame } from "../transcripts/events";
 import { ForwardingPipeline, type TokenAnswer } from "./forwarding";
-import { CALL_HEADER, type CallHandoff } from "./handoff";
+import { CALL_HEADER, type CallHandoff, mediaApiSessionId } from "./handoff";
 import { type CallPipeline, MeteringPipeline } from "./pipeline";
 
 /** Text frames are at most 64 KiB in AudioHook. */
@@ -83,7 +83,12 @@ export class CallSession extends DurableObject<Env> {
     const session = this.load<SessionState>("session");
     const mediaApi = this.load<MediaApiRecord>("media-api");
     if (session) this.log = this.loggerFor(session.sessionId, session.conversationId);
-    if (mediaApi) this.log = this.loggerFor(this.ctx.id.toString(), mediaApi.conversationId);
+    if (mediaApi) {
+      this.log = this.loggerFor(
+        mediaApiSessionId(mediaApi.conversationId, mediaApi.participantId),
+        mediaApi.conversationId,
+      );
+    }
     // A woken object with audio not yet acknowledged carries on delivering it.
     ctx.blockConcurrencyWhile(async () => {
       if (this.hasPipelineState() && this.pipeline instanceof ForwardingPipeline && this.pipeline.pending()) {
@@ -337,10 +342,13 @@ export class CallSession extends DurableObject<Env> {
       ended: false,
     };
     this.store("media-api", record);
-    this.log = this.loggerFor(this.ctx.id.toString(), handoff.conversationId);
+    this.log = this.loggerFor(
+      mediaApiSessionId(handoff.conversationId, handoff.participantId),
+      handoff.conversationId,
+    );
     this.log.log("info", "connected", { protocol: "media-api", participantId: handoff.participantId });
     this.pipeline.start({
-      sessionId: this.ctx.id.toString(),
+      sessionId: mediaApiSessionId(handoff.conversationId, handoff.participantId),
       conversationId: handoff.conversationId,
       participantId: handoff.participantId,
       probe: false,
@@ -396,7 +404,7 @@ export class CallSession extends DurableObject<Env> {
           this.log.log("warn", "sequence-gap", { from: out.from, to: out.to, missingSamples: out.samples });
           // Reported to the client too: a gap is never hidden.
           if (ws) trySend(ws, JSON.stringify({ type: "gap", from: out.from, to: out.to }));
-          this.pipeline.boundary("discarded", 0);
+          this.pipeline.gap(out.samples);
           break;
         case "reply":
           if (ws) trySend(ws, JSON.stringify(out.frame));

@@ -173,6 +173,15 @@ export class ForwardingPipeline implements CallPipeline {
     this.kick();
   }
 
+  gap(missingSamples: number): void {
+    const call = this.cursor.call;
+    if (!this.context || !call?.media) return;
+    for (const channel of call.media.channels) this.enqueue(this.batcher.skip(channel, missingSamples));
+    this.host.store("batcher", this.batcher.snapshot());
+    this.store.addMark("discarded");
+    this.kick();
+  }
+
   language(language: string | null): void {
     this.cursor.language = language;
     this.save();
@@ -218,13 +227,18 @@ export class ForwardingPipeline implements CallPipeline {
       this.rerun = true;
       return;
     }
-    this.pumping = this.pump().finally(() => {
-      this.pumping = null;
-      if (this.rerun) {
-        this.rerun = false;
-        this.kick();
-      }
-    });
+    // Background work: a failure here (e.g. the runtime shutting down mid-call) is logged, never unhandled.
+    this.pumping = this.pump()
+      .catch((err: unknown) =>
+        this.host.log.log("error", "forward-pump-failed", { error: String(err).slice(0, 200) }),
+      )
+      .finally(() => {
+        this.pumping = null;
+        if (this.rerun) {
+          this.rerun = false;
+          this.kick();
+        }
+      });
   }
 
   private async bearer(): Promise<string | undefined> {

@@ -21,3 +21,8 @@ export type CallHandoff =
       /** Configured language of the stream (query `language`), if any. */
       language: string | null;
     };
+
+/** The name a media-api stream has (its object's key, and its session id downstream). */
+export function mediaApiSessionId(conversationId: string, participantId: string): string {
+  return `media-api:${conversationId}:${participantId}`;
+}

@@ -11,6 +11,8 @@ export interface CallPipeline {
   /** Utterances in progress end at this position. */
   boundary(reason: BoundaryReason, positionSamples: number): void;
   language(language: string | null): void;
+  /** The sender lost this much audio (a media-api sequence gap): utterances end, and downstream sees the gap. */
+  gap(missingSamples: number): void;
   /** Resolves once everything received has been handed on. */
   flush(): Promise<void>;
   /** Totals for the end-of-call log line. */
@@ -42,6 +44,10 @@ export class MeteringPipeline implements CallPipeline {
   }
 
   language(): void {}
+
+  gap(): void {
+    this.boundaries += 1;
+  }
 
   async flush(): Promise<void> {}
 
