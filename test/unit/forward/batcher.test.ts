@@ -62,4 +62,14 @@ describe("AudioBatcher", () => {
     expect(b.nextSequence("external")).toBe(3);
     expect(b.nextSequence("internal")).toBe(1);
   });
+
+  it("leaves out the sequence numbers of audio the sender lost, and keeps the timeline", () => {
+    const b = new AudioBatcher();
+    b.push("external", ramp(1000), es);
+    const flushed = b.skip("external", 2400);
+    expect(flushed.map((x) => [x.sequence, x.startSample, x.samples.length])).toEqual([[2, 800, 200]]);
+    const after = b.push("external", ramp(800), es);
+    // 2400 missing samples are three 100 ms batches: numbers 3, 4 and 5 are never sent.
+    expect(after.map((x) => [x.sequence, x.startSample])).toEqual([[6, 3400]]);
+  });
 });
