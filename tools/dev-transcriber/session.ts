@@ -205,7 +205,9 @@ export class DevSession {
         isFinal,
         text,
         language,
-        languageConfidence: track.languageConfidence,
+        // This server identifies no language: an echoed tag carries confidence 0 (no evidence), a
+        // language it was told to report carries 1, standing in for an engine's own identification.
+        languageConfidence: this.reportLanguage === undefined ? 0 : 1,
         confidence: 0.9,
         offset: durationFromMs(offsetMs),
         duration: durationFromMs(durationMs),

@@ -84,7 +84,8 @@ describe("forwarding to the dev transcriber", () => {
       language: "es-ES",
       text: "[es-ES speech 1.50 s]",
     });
-    expect(r.languageConfidence).toBeCloseTo(0.93, 5);
+    // An echoed tag is not an identification: the dev server reports it with confidence 0.
+    expect(r.languageConfidence).toBe(0);
     expect(Math.abs(durationMs(r.offset) - 1000)).toBeLessThanOrEqual(200);
     expect(Math.abs(durationMs(r.offset) + durationMs(r.duration) - 2500)).toBeLessThanOrEqual(200);
     expect(server.stats().sessions["s-roundtrip"]?.channels.EXTERNAL).toMatchObject({ acked: 35, gaps: 0 });

@@ -143,7 +143,9 @@ export type TranscriptResult = Message<"langhook.transcription.v1.TranscriptResu
   text: string;
 
   /**
-   * The language confidence of the audio the result was made from, 0..1.
+   * How sure the engine is of `language`, 0..1, when it identified the language itself. 0 means it did
+   * not (e.g. it transcribed in the language the audio was tagged with): langhook then takes `language`
+   * as no evidence about what is spoken.
    *
    * @generated from field: float language_confidence = 3;
    */
@@ -196,7 +198,7 @@ export type TranscriptResult = Message<"langhook.transcription.v1.TranscriptResu
   confidence: number;
 
   /**
-   * BCP-47 tag of the language the text is in.
+   * BCP-47 tag of the language the text is in (the engine's own identification, or the audio's tag).
    *
    * @generated from field: string language = 11;
    */

@@ -1,0 +1,84 @@
+// The language of each channel of one call: an acoustic detector per channel feeding a fused
+// decision (engine result > transcript text > configured language > acoustic), so every forwarded
+// chunk carries a tag, a confidence and whether the tag is still provisional.
+
+import { type DecisionState, type Evidence, initialDecisionState, next } from "./decision.js";
+import type { LanguageDetector } from "./detector.js";
+import { UNDETERMINED } from "./detector.js";
+import type { TextLanguageIdentifier } from "./text.js";
+
+export interface ChannelLanguageTag {
+  code: string;
+  confidence: number;
+  provisional: boolean;
+}
+
+export interface CallLanguageOptions {
+  channels: readonly string[];
+  /** From `open`/`update`/configuration; null when the call says nothing. */
+  configured: string | null;
+  /** Languages this call may be in; null: any the model knows. */
+  candidates: readonly string[] | null;
+  /** Builds the acoustic detector of one channel (null: no acoustic evidence, e.g. for a probe). */
+  detector: ((candidates: readonly string[] | null) => LanguageDetector) | null;
+  text: TextLanguageIdentifier | null;
+}
+
+/** Annotations such as `[noise]` or `[es-ES speech 1.2 s]` are not language: text LID ignores them. */
+const ANNOTATION = /\[[^\]]*\]/g;
+
+export class CallLanguage {
+  private readonly detectors = new Map<string, LanguageDetector>();
+  private readonly decisions = new Map<string, DecisionState>();
+
+  constructor(
+    private readonly options: CallLanguageOptions,
+    saved?: Record<string, DecisionState>,
+  ) {
+    for (const channel of options.channels) {
+      let state = saved?.[channel] ?? initialDecisionState(options.configured);
+      if (!saved?.[channel]) state = next(state, { kind: "candidates", languages: options.candidates });
+      this.decisions.set(channel, state);
+      if (options.detector) this.detectors.set(channel, options.detector(options.candidates));
+    }
+  }
+
+  private apply(channel: string, evidence: Evidence): void {
+    const state = this.decisions.get(channel);
+    if (state) this.decisions.set(channel, next(state, evidence));
+  }
+
+  /** Feeds a channel's PCM to its acoustic detector and the detector's estimate to the decision. */
+  observe(channel: string, samples: Int16Array): void {
+    const detector = this.detectors.get(channel);
+    if (!detector) return;
+    detector.push(samples);
+    this.apply(channel, { kind: "acoustic", estimate: detector.current() });
+  }
+
+  tag(channel: string): ChannelLanguageTag {
+    const decision = this.decisions.get(channel)?.decision;
+    if (!decision) return { code: UNDETERMINED, confidence: 0, provisional: true };
+    return { code: decision.language, confidence: decision.confidence, provisional: decision.provisional };
+  }
+
+  /** `update` changed the call's language (or null: it no longer says). */
+  configure(language: string | null): void {
+    for (const channel of this.decisions.keys()) this.apply(channel, { kind: "configured", language });
+  }
+
+  /** A transcript came back for a channel: the engine's language, then the text's, are evidence. */
+  transcript(channel: string, result: { text: string; language: string; languageConfidence: number }): void {
+    if (result.language && result.language !== UNDETERMINED) {
+      this.apply(channel, { kind: "engine", language: result.language, confidence: result.languageConfidence });
+    }
+    const words = result.text.replace(ANNOTATION, " ").trim();
+    const text = words && this.options.text?.identify(words, this.options.candidates);
+    if (text) this.apply(channel, { kind: "text", language: text.language, confidence: text.confidence });
+  }
+
+  /** Plain JSON for storage: the decisions survive eviction (the detectors start over). */
+  snapshot(): Record<string, DecisionState> {
+    return Object.fromEntries(this.decisions);
+  }
+}
