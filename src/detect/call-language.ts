@@ -70,7 +70,11 @@ export class CallLanguage {
   /** A transcript came back for a channel: the engine's language, then the text's, are evidence. */
   transcript(channel: string, result: { text: string; language: string; languageConfidence: number }): void {
     if (result.language && result.language !== UNDETERMINED) {
-      this.apply(channel, { kind: "engine", language: result.language, confidence: result.languageConfidence });
+      this.apply(channel, {
+        kind: "engine",
+        language: result.language,
+        confidence: result.languageConfidence,
+      });
     }
     const words = result.text.replace(ANNOTATION, " ").trim();
     const text = words && this.options.text?.identify(words, this.options.candidates);

@@ -19,6 +19,8 @@ import {
 } from "../audiohook/session";
 import { TOKEN_BROKER_NAME } from "../auth/TokenBroker";
 import { type Config, loadConfig } from "../config";
+import { createAcousticDetector } from "../detect/index";
+import { TinyldTextIdentifier } from "../detect/text";
 import type { ForwardError } from "../forward/retry";
 import type { TranscriptResult } from "../gen/langhook/transcription/v1/transcription_pb";
 import { createLogger, type Logger } from "../log";
@@ -162,6 +164,9 @@ export class CallSession extends DurableObject<Env> {
         requestTimeoutMs: c.transcriptionTimeoutMs,
         flushTimeoutMs: c.closeFlushTimeoutMs,
         giveUpAfterMs: GIVE_UP_AFTER_MS,
+        supportedLanguages: c.supportedLanguages,
+        detector: (candidates) => createAcousticDetector({ candidates }),
+        text: new TinyldTextIdentifier(),
       },
       channels,
     );

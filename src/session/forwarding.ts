@@ -4,10 +4,19 @@
 // sequence on the server. Results come back with the acknowledgements.
 
 import type { BoundaryReason, CallStart } from "../audiohook/session";
+import { CallLanguage } from "../detect/call-language";
+import type { DecisionState } from "../detect/decision";
+import type { LanguageDetector } from "../detect/detector";
+import type { TextLanguageIdentifier } from "../detect/text";
 import type { BatcherSnapshot, ForwardChannel, LanguageTag } from "../forward/batcher";
 import { AudioBatcher } from "../forward/batcher";
 import { createTranscriptionClient, type FetchLike, type TranscriptionClient } from "../forward/client";
-import { buildFlushRequest, type FlushCause, type SessionContext } from "../forward/messages";
+import {
+  buildFlushRequest,
+  channelFromProto,
+  type FlushCause,
+  type SessionContext,
+} from "../forward/messages";
 import { Outbox } from "../forward/outbox";
 import { pushRound } from "../forward/push";
 import { backoffDelayMs, classifyError, defaultRetryPolicy, ForwardError } from "../forward/retry";
@@ -47,6 +56,11 @@ export interface ForwardingOptions {
   flushTimeoutMs: number;
   /** Gives up on undeliverable audio after this long without a success (the call is long gone). */
   giveUpAfterMs: number;
+  /** Languages a call may be in unless its customConfig narrows them (`customConfig.languages`). */
+  supportedLanguages: readonly string[];
+  /** The acoustic detector of one channel; null tags with the configured language only. */
+  detector: ((candidates: readonly string[] | null) => LanguageDetector) | null;
+  text: TextLanguageIdentifier | null;
 }
 
 interface Cursor {
@@ -80,6 +94,8 @@ export class ForwardingPipeline implements CallPipeline {
   private waitingForAlarm = false;
   private tokenRetried = false;
   private readonly drainWaiters: (() => void)[] = [];
+  private callLanguage: CallLanguage | null = null;
+  private savedLanguage = "";
 
   constructor(
     private readonly host: ForwardingHost,
@@ -127,26 +143,47 @@ export class ForwardingPipeline implements CallPipeline {
     this.save();
   }
 
-  /** The tag each batch carries: the call's configured language until a detector says otherwise. */
-  private tag(): LanguageTag {
-    const code = this.cursor.language;
-    return code
-      ? { code, confidence: 1, provisional: false }
-      : { code: "und", confidence: 0, provisional: true };
+  /** The call's per-channel language decisions, rebuilt after a wake-up from what was stored. */
+  private languages(): CallLanguage | null {
+    const call = this.cursor.call;
+    if (this.callLanguage || !call?.media || call.probe) return this.callLanguage;
+    const narrowed = call.customConfig?.languages;
+    const candidates =
+      Array.isArray(narrowed) &&
+      narrowed.length > 0 &&
+      narrowed.every((l): l is string => typeof l === "string")
+        ? narrowed
+        : this.options.supportedLanguages;
+    this.callLanguage = new CallLanguage(
+      {
+        channels: call.media.channels,
+        configured: this.cursor.language,
+        candidates,
+        detector: this.options.detector,
+        text: this.options.text,
+      },
+      this.host.load<Record<string, DecisionState>>("language") ?? undefined,
+    );
+    return this.callLanguage;
+  }
+
+  private saveLanguage(languages: CallLanguage): void {
+    const json = JSON.stringify(languages.snapshot());
+    if (json === this.savedLanguage) return;
+    this.savedLanguage = json;
+    this.host.store("language", languages.snapshot());
   }
 
   audio(chunk: PcmChunk): void {
-    if (!this.context) return;
-    const tag = this.tag();
+    const languages = this.languages();
+    if (!this.context || !languages) return;
     chunk.media.channels.forEach((name, i) => {
-      const batches = this.batcher.push(
-        name as ForwardChannel,
-        chunk.channels[i] as Int16Array,
-        tag,
-        chunk.startSample,
-      );
-      this.enqueue(batches);
+      const samples = chunk.channels[i] as Int16Array;
+      languages.observe(name, samples);
+      const tag: LanguageTag = languages.tag(name);
+      this.enqueue(this.batcher.push(name as ForwardChannel, samples, tag, chunk.startSample));
     });
+    this.saveLanguage(languages);
     this.host.store("batcher", this.batcher.snapshot());
     this.kick();
   }
@@ -185,6 +222,11 @@ export class ForwardingPipeline implements CallPipeline {
   language(language: string | null): void {
     this.cursor.language = language;
     this.save();
+    const languages = this.languages();
+    if (languages) {
+      languages.configure(language);
+      this.saveLanguage(languages);
+    }
   }
 
   /** Resolves when everything is acknowledged, or after `flushTimeoutMs` (delivery then continues by alarm). */
@@ -291,7 +333,17 @@ export class ForwardingPipeline implements CallPipeline {
     this.cursor.failingSince = null;
     this.tokenRetried = false;
     this.save();
-    if (results.length > 0) this.host.results(results);
+    if (results.length === 0) return;
+    const languages = this.languages();
+    if (languages) {
+      // What the engine heard, and the language of its text, correct or confirm the acoustic tag.
+      for (const r of results) {
+        const channel = channelFromProto(r.channel);
+        if (channel && r.isFinal) languages.transcript(channel, r);
+      }
+      this.saveLanguage(languages);
+    }
+    this.host.results(results);
   }
 
   private async failed(err: unknown): Promise<void> {

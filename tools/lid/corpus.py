@@ -209,6 +209,13 @@ def main() -> None:
     prng = random.Random(7)
     w = Writer(args.out)
     sents = load_sentences()
+    # The text of every sentence by label, for the scripted transcript evaluation (tools/lid/eval.ts).
+    by_label = {lab: {} for lab in TARGETS}
+    for lab, (_, locs) in TARGETS.items():
+        for loc in reversed(locs or ["en"]):
+            by_label[lab].update(sents[loc])
+    with open(os.path.join(args.out, "sentences.json"), "w") as f:
+        json.dump(by_label, f, ensure_ascii=False)
     print({k: len(v) for k, v in sents.items()}, file=sys.stderr)
     vars_all = variants()
     by_split = {s: [v for v in [""] + vars_all if voice_split(v) == s] for s in ("train", "val", "test")}

@@ -6,8 +6,8 @@
 // usage: nice -n 15 npx tsx tools/lid/extract.ts [/work/lid-data/corpus]
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { FrontEnd } from "../../src/detect/frontend.js";
 import { MEL_BANDS } from "../../src/detect/features.js";
+import { FrontEnd } from "../../src/detect/frontend.js";
 import { decodeMulaw } from "./mulaw.js";
 
 const dir = process.argv[2] ?? "/work/lid-data/corpus";

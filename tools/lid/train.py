@@ -65,7 +65,7 @@ def encode(p: dict, Z: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def pool(Hh2: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    n = M.sum(1)  # (B,1)
+    n = M.sum(1, keepdims=True)  # (B,1)
     mu = (Hh2 * M[..., None]).sum(1) / n
     ex2 = (Hh2 * Hh2 * M[..., None]).sum(1) / n
     sd = np.sqrt(np.maximum(ex2 - mu * mu, 0) + EPS)
@@ -102,7 +102,7 @@ def step(p: dict, Z: np.ndarray, M: np.ndarray, y: np.ndarray, smooth: float) ->
     dP = dA3 @ p["W3"].T
     dmu, dsd = dP[:, :H2], dP[:, H2:]
     dvar = dsd / (2 * sd)
-    dH2 = (M[..., None] / n[..., None]) * (dmu[:, None, :] + 2 * dvar[:, None, :] * (Hh2 - mu[:, None, :]))
+    dH2 = (M[..., None] / n[:, :, None]) * (dmu[:, None, :] + 2 * dvar[:, None, :] * (Hh2 - mu[:, None, :]))
     dA2 = dH2 * (A2 > 0)
     g["W2"], g["b2"] = np.einsum("bli,blo->io", Hh1, dA2), dA2.sum((0, 1))
     dA1 = (dA2 @ p["W2"].T) * (A1 > 0)
@@ -143,7 +143,13 @@ def main() -> None:
     ap.add_argument("--human-share", type=float, default=0.35)
     ap.add_argument("--exclude-human", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--offsets", default="-9,-6,-3,0,3,6,9", help="context frames (symmetric)")
+    ap.add_argument("--hidden", default="96,64,64")
+    ap.add_argument("--warp", type=float, default=0.0, help="VTLP warp range, e.g. 0.12")
     args = ap.parse_args()
+    global OFFSETS, H1, H2, H3
+    OFFSETS = np.array([int(x) for x in args.offsets.split(",")])
+    H1, H2, H3 = (int(x) for x in args.hidden.split(","))
     rng = np.random.default_rng(args.seed)
     data = Data(args.data)
     train_splits = {"train", "other_train"} | (set() if args.exclude_human else {"human_train"})
@@ -186,6 +192,18 @@ def main() -> None:
             if w:
                 b0 = int(rng.integers(0, data.dim - w))
                 Z[i].reshape(L, len(OFFSETS), data.dim)[:, :, b0 : b0 + w] = 0
+        if args.warp > 0:
+            # Vocal-tract-length perturbation in the mel domain: stretch/squeeze the band axis per segment,
+            # so the model cannot key on one speaker's formant positions.
+            Zr = Z.reshape(args.batch, L, len(OFFSETS), data.dim)
+            grid = np.arange(data.dim, dtype=np.float32)
+            for i in range(args.batch):
+                a = float(rng.uniform(1 - args.warp, 1 + args.warp))
+                src = np.clip((grid - data.dim / 2) * a + data.dim / 2, 0, data.dim - 1)
+                lo = np.floor(src).astype(int)
+                hi = np.minimum(lo + 1, data.dim - 1)
+                fr = (src - lo).astype(np.float32)
+                Zr[i] = Zr[i][..., lo] * (1 - fr) + Zr[i][..., hi] * fr
         Z += rng.standard_normal(Z.shape).astype(np.float32) * 0.05
         loss, g = step(p, Z, M, np.array(ys), 0.05)
         lr = 2e-3 * 0.5 * (1 + np.cos(np.pi * it / args.steps))

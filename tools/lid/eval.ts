@@ -1,0 +1,343 @@
+// Evaluates the acoustic detector through the product's own code path (src/detect) on the held-out corpus
+// splits, the fused decision on scripted transcripts, and CPU per audio second. Writes JSON + Markdown.
+// usage: nice -n 15 npx tsx tools/lid/eval.ts [--corpus /work/lid-data/corpus] [--model src/detect/model/weights.json]
+//                                               [--out tools/lid/results]
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { LanguageDecision } from "../../src/detect/decision.js";
+import { AcousticLanguageDetector } from "../../src/detect/detector.js";
+import { FrontEnd } from "../../src/detect/frontend.js";
+import { LanguageModel, type ModelJson, StreamingPooler, softmax } from "../../src/detect/model.js";
+import { TinyldTextIdentifier } from "../../src/detect/text.js";
+import { decodeMulaw } from "./mulaw.js";
+
+const arg = (name: string, def: string): string => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? def) : def;
+};
+const corpus = arg("--corpus", "/work/lid-data/corpus");
+const modelPath = arg("--model", "src/detect/model/weights.json");
+const outDir = arg("--out", "tools/lid/results");
+const tag = arg("--tag", "release");
+const modelJson = JSON.parse(readFileSync(modelPath, "utf8")) as ModelJson;
+const model = new LanguageModel(modelJson);
+const labels = model.labels;
+const targets = labels.filter((l) => l !== "other");
+
+interface Clip {
+  id: string;
+  path: string;
+  label: string;
+  split: string;
+  voice: string;
+  source: string;
+  sentences: string[];
+  seconds: number;
+}
+const clips = readFileSync(join(corpus, "manifest.jsonl"), "utf8")
+  .split("\n")
+  .filter((l) => l)
+  .map((l) => JSON.parse(l) as Clip);
+const audio = (c: Clip): Int16Array => decodeMulaw(readFileSync(join(corpus, c.path)));
+
+function concat(parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Trials: single clips for synthetic splits; chains of one speaker's prompts (>= 8 s) for real speech. */
+function trials(split: string): { label: string; voice: string; pcm: Int16Array; clips: Clip[] }[] {
+  const sel = clips.filter((c) => c.split === split);
+  if (!split.startsWith("human"))
+    return sel.map((c) => ({ label: c.label, voice: c.voice, pcm: audio(c), clips: [c] }));
+  const byVoice = new Map<string, Clip[]>();
+  for (const c of sel) byVoice.set(c.voice, [...(byVoice.get(c.voice) ?? []), c]);
+  const out: { label: string; voice: string; pcm: Int16Array; clips: Clip[] }[] = [];
+  for (const [voice, cs] of byVoice) {
+    let group: Clip[] = [];
+    let secs = 0;
+    for (const c of cs) {
+      group.push(c);
+      secs += c.seconds;
+      if (secs >= 8) {
+        out.push({ label: c.label, voice, pcm: concat(group.map(audio)), clips: group });
+        group = [];
+        secs = 0;
+      }
+    }
+  }
+  return out;
+}
+
+const HORIZONS = [1, 2, 3, 5];
+const STEPS_PER_SECOND = 100 / model.stride;
+
+/** Posteriors after 1/2/3/5 s of active speech (null where the trial has less speech). */
+function posteriorsAt(pcm: Int16Array): (Float64Array | null)[] {
+  const pooler = new StreamingPooler(model, 100000);
+  const got: (Float64Array | null)[] = HORIZONS.map(() => null);
+  const fe = new FrontEnd((f) => {
+    if (!f.normalized) return;
+    pooler.push(f.normalized);
+    HORIZONS.forEach((h, i) => {
+      if (got[i] === null && pooler.stepCount === h * STEPS_PER_SECOND) {
+        got[i] = softmax(pooler.logitsNow() as Float64Array);
+      }
+    });
+  });
+  fe.push(pcm);
+  return got;
+}
+
+const argmax = (p: Float64Array): number => p.reduce((b, v, i, a) => (v > (a[b] as number) ? i : b), 0);
+type Confusion = Record<string, Record<string, number>>;
+
+function evalSplit(split: string) {
+  const ts = trials(split);
+  const res = HORIZONS.map((h) => ({
+    seconds: h,
+    n: 0,
+    correct: 0,
+    perLanguage: {} as Record<string, { n: number; correct: number }>,
+    confusion: {} as Confusion,
+  }));
+  for (const t of ts) {
+    const ps = posteriorsAt(t.pcm);
+    ps.forEach((p, i) => {
+      if (!p) return;
+      const r = res[i] as (typeof res)[number];
+      const pred = labels[argmax(p)] as string;
+      const truth = t.label;
+      r.n++;
+      const ok = pred === truth || (truth === "und" && pred === "other");
+      if (ok) r.correct++;
+      const pl = r.perLanguage[truth] ?? { n: 0, correct: 0 };
+      pl.n++;
+      if (ok) pl.correct++;
+      r.perLanguage[truth] = pl;
+      const row = r.confusion[truth] ?? {};
+      row[pred] = (row[pred] ?? 0) + 1;
+      r.confusion[truth] = row;
+    });
+  }
+  return {
+    split,
+    trials: ts.length,
+    voices: new Set(ts.map((t) => t.voice)).size,
+    horizons: res.map((r) => ({
+      ...r,
+      accuracy: r.n ? r.correct / r.n : null,
+      perLanguage: Object.fromEntries(
+        Object.entries(r.perLanguage).map(([k, v]) => [k, { ...v, accuracy: v.correct / v.n }]),
+      ),
+    })),
+  };
+}
+
+/** Runs the full detector (VAD, hysteresis) and reports when it first commits and whether it is right. */
+function timeToDecision(split: string) {
+  const ts = trials(split);
+  let committed = 0;
+  let correct = 0;
+  let falseAccepts = 0;
+  const speechSecs: number[] = [];
+  const audioSecs: number[] = [];
+  for (const t of ts) {
+    const det = new AcousticLanguageDetector(model);
+    let done = false;
+    for (let i = 0; i < t.pcm.length && !done; i += 160) {
+      det.push(t.pcm.subarray(i, i + 160));
+      const c = det.current();
+      if (!c.provisional) {
+        done = true;
+        committed++;
+        if (c.language === t.label) correct++;
+        if (t.label === "und" && c.language !== "und") falseAccepts++;
+        speechSecs.push(det.speechSeconds);
+        audioSecs.push((i + 160) / 8000);
+      }
+    }
+  }
+  const median = (a: number[]) =>
+    a.length ? ([...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] as number) : null;
+  return {
+    split,
+    trials: ts.length,
+    committedShare: ts.length ? committed / ts.length : 0,
+    /** For unknown-language trials: share that the detector tagged with one of its languages. */
+    falseAcceptShare: ts.length ? falseAccepts / ts.length : 0,
+    correctWhenCommitted: committed ? correct / committed : null,
+    medianSpeechSecondsToCommit: median(speechSecs),
+    medianAudioSecondsToCommit: median(audioSecs),
+  };
+}
+
+/** Scripted fusion: each trial's real sentence text arrives as a transcript after each clip. */
+function fusion(split: string) {
+  const text = new TinyldTextIdentifier();
+  const sentenceText = loadSentenceText();
+  let chunks = 0;
+  let right = 0;
+  let chunksAfterText = 0;
+  let rightAfterText = 0;
+  for (const t of trials(split).filter((x) => targets.includes(x.label))) {
+    const decision = new LanguageDecision(null);
+    const det = new AcousticLanguageDetector(model, { candidates: targets });
+    let haveText = false;
+    for (const c of t.clips) {
+      const pcm = audio(c);
+      // The engine returns each sentence's transcript part-way through the clip: sentence j of k arrives
+      // after (j+1)/(k+1) of its audio, the way streaming results trail the speech.
+      const texts = c.sentences.map((k) => sentenceText(t.label, k));
+      const due = texts.map((_, j) => Math.floor((pcm.length * (j + 1)) / (texts.length + 1)));
+      let next = 0;
+      for (let i = 0; i < pcm.length; i += 160) {
+        det.push(pcm.subarray(i, i + 160));
+        while (next < texts.length && i >= (due[next] as number)) {
+          const s = texts[next++];
+          const tl = s ? text.identify(s, targets) : null;
+          if (tl) {
+            decision.update({ kind: "text", language: tl.language, confidence: tl.confidence });
+            haveText = true;
+          }
+        }
+        const d = decision.update({ kind: "acoustic", estimate: det.current() }).decision;
+        const ok = d.language === t.label;
+        chunks++;
+        if (ok) right++;
+        if (haveText) {
+          chunksAfterText++;
+          if (ok) rightAfterText++;
+        }
+      }
+    }
+  }
+  return {
+    split,
+    chunkAccuracy: chunks ? right / chunks : null,
+    chunkAccuracyAfterFirstTranscript: chunksAfterText ? rightAfterText / chunksAfterText : null,
+    chunks,
+  };
+}
+
+function loadSentenceText(): (label: string, key: string) => string | undefined {
+  try {
+    const m = JSON.parse(readFileSync(join(corpus, "sentences.json"), "utf8")) as Record<
+      string,
+      Record<string, string>
+    >;
+    return (label, key) => m[label]?.[key];
+  } catch {
+    return () => undefined;
+  }
+}
+
+function bench() {
+  const det = new AcousticLanguageDetector(model);
+  const pcm = concat(
+    clips
+      .filter((c) => c.split === "test")
+      .slice(0, 40)
+      .map(audio),
+  );
+  // Warm up the JIT, then measure.
+  new AcousticLanguageDetector(model).push(pcm.subarray(0, 8000 * 10));
+  const t0 = process.cpuUsage();
+  for (let i = 0; i < pcm.length; i += 160) det.push(pcm.subarray(i, i + 160));
+  const u = process.cpuUsage(t0);
+  const seconds = pcm.length / 8000;
+  const fe = new FrontEnd(() => {});
+  const t1 = process.cpuUsage();
+  for (let i = 0; i < pcm.length; i += 160) fe.push(pcm.subarray(i, i + 160));
+  const u1 = process.cpuUsage(t1);
+  return {
+    audioSeconds: seconds,
+    speechSeconds: det.speechSeconds,
+    msCpuPerAudioSecond: (u.user + u.system) / 1000 / seconds,
+    frontEndMsCpuPerAudioSecond: (u1.user + u1.system) / 1000 / seconds,
+    node: process.version,
+  };
+}
+
+const splits = ["test", "heldout_synth", "human_seen", "human_test", "other_test"];
+const results = {
+  model: modelPath,
+  tag,
+  weightsBytes: readFileSync(modelPath).length,
+  accuracy: splits.map(evalSplit),
+  unknown: ["unknown_test", "human_unknown"].map(evalSplit),
+  timeToDecision: ["test", "heldout_synth", "human_test", "unknown_test", "human_unknown"].map(
+    timeToDecision,
+  ),
+  fusion: ["test", "human_test"].map(fusion),
+  bench: bench(),
+};
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, `eval-${tag}.json`), JSON.stringify(results, null, 1));
+
+const pct = (x: number | null | undefined) =>
+  x === null || x === undefined ? "-" : `${(100 * x).toFixed(1)} %`;
+const md: string[] = [
+  `# Language ID evaluation (${tag})`,
+  "",
+  `Model: \`${modelPath}\` (${results.weightsBytes} bytes)`,
+  "",
+];
+md.push("| split | trials | voices | 1 s | 2 s | 3 s | 5 s |", "|---|---|---|---|---|---|---|");
+for (const s of [...results.accuracy, ...results.unknown]) {
+  md.push(
+    `| ${s.split} | ${s.trials} | ${s.voices} | ${s.horizons.map((h) => `${pct(h.accuracy)} (${h.n})`).join(" | ")} |`,
+  );
+}
+md.push(
+  "",
+  "Per language at 3 s:",
+  "",
+  `| split | ${[...targets, "und"].join(" | ")} |`,
+  `|---|${[...targets, "und"].map(() => "---").join("|")}|`,
+);
+for (const s of [...results.accuracy, ...results.unknown]) {
+  const h = s.horizons[2];
+  md.push(`| ${s.split} | ${[...targets, "und"].map((l) => pct(h?.perLanguage[l]?.accuracy)).join(" | ")} |`);
+}
+for (const s of results.accuracy.filter((x) => ["test", "human_test"].includes(x.split))) {
+  const h = s.horizons[2];
+  md.push(
+    "",
+    `Confusion at 3 s, ${s.split} (rows truth, columns predicted):`,
+    "",
+    `| | ${labels.join(" | ")} |`,
+    `|---|${labels.map(() => "---").join("|")}|`,
+  );
+  for (const [truth, row] of Object.entries(h?.confusion ?? {}))
+    md.push(`| ${truth} | ${labels.map((l) => row[l] ?? 0).join(" | ")} |`);
+}
+md.push(
+  "",
+  "| time to first commit | trials | committed | correct when committed | median speech s | median audio s |",
+  "|---|---|---|---|---|---|",
+);
+for (const t of results.timeToDecision)
+  md.push(
+    `| ${t.split} | ${t.trials} | ${pct(t.committedShare)} | ${pct(t.correctWhenCommitted)} | ${t.medianSpeechSecondsToCommit ?? "-"} | ${t.medianAudioSecondsToCommit ?? "-"} |`,
+  );
+md.push(
+  "",
+  "| fused decision (scripted transcripts) | chunks | all chunks | after first transcript |",
+  "|---|---|---|---|",
+);
+for (const f of results.fusion)
+  md.push(
+    `| ${f.split} | ${f.chunks} | ${pct(f.chunkAccuracy)} | ${pct(f.chunkAccuracyAfterFirstTranscript)} |`,
+  );
+md.push(
+  "",
+  `CPU: ${results.bench.msCpuPerAudioSecond.toFixed(3)} ms per audio second per channel (front end alone ${results.bench.frontEndMsCpuPerAudioSecond.toFixed(3)} ms), Node ${results.bench.node}, ${results.bench.audioSeconds.toFixed(0)} s audio.`,
+);
+writeFileSync(join(outDir, `eval-${tag}.md`), `${md.join("\n")}\n`);
+console.log(md.join("\n"));
