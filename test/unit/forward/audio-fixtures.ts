@@ -23,15 +23,8 @@ export function voiced(seconds: number, rate = 8000): Int16Array {
   return out;
 }
 
-export function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+// One concatenation for every test signal.
+export { concat } from "../detect/signals.js";
 
 /** Splits into 20 ms frames, like AudioHook delivers them. */
 export function* frames(samples: Int16Array, frameSamples = 160): Generator<Int16Array> {
