@@ -34,6 +34,8 @@ export interface DecisionPolicy {
   textMinConfidence: number;
   /** Consecutive agreeing text results needed to move the text opinion to another language. */
   textSwitchCount: number;
+  /** A single text result sets the first text opinion only at this confidence (or with acoustic support). */
+  textFirstConfidence: number;
   /** Default confidence of a configured language. */
   configuredConfidence: number;
   /** The acoustic estimate replaces a configured language only above this confidence and above it. */
@@ -44,6 +46,7 @@ export const DEFAULT_POLICY: DecisionPolicy = {
   engineMinConfidence: 0.5,
   textMinConfidence: 0.55,
   textSwitchCount: 2,
+  textFirstConfidence: 0.8,
   configuredConfidence: 0.9,
   acousticOverrideConfidence: 0.97,
 };
@@ -132,8 +135,12 @@ export function next(state: DecisionState, e: Evidence, policy = DEFAULT_POLICY)
         break;
       }
       const count = primary(s.textPending.language) === primary(lang) ? s.textPending.count + 1 : 1;
-      // The first text opinion needs one result; moving an existing one needs `textSwitchCount` in a row.
-      if (!s.text || count >= policy.textSwitchCount) {
+      // A first text opinion needs one clear result (or one the acoustic estimate agrees with); moving an
+      // existing one needs `textSwitchCount` agreeing results in a row.
+      const a = s.acoustic;
+      const acousticAgrees = a !== null && !a.provisional && primary(a.language) === primary(lang);
+      const clearFirst = !s.text && (e.confidence >= policy.textFirstConfidence || acousticAgrees);
+      if (clearFirst || count >= policy.textSwitchCount) {
         s = {
           ...s,
           text: { language: lang, confidence: e.confidence },

@@ -1,7 +1,7 @@
 // Inference for the acoustic language classifier trained by tools/lid/train.py (x-vector-lite):
 // context-stacked CMN log-mel -> two dense ReLU layers per encoder step -> mean+std pooling over a sliding
 // window of speech -> dense ReLU -> softmax. Weights ship as float16 in model/weights.json; arithmetic is
-// float64 so results match the numpy reference to ~1e-9.
+// float64 (embeddings kept as float32 in the pooling window), so results match numpy to ~1e-6.
 
 export interface LayerJson {
   shape: number[];
@@ -129,7 +129,7 @@ export class StreamingPooler {
   private frames = 0;
   private readonly stacked: Float64Array;
   private readonly emb: Float64Array;
-  private readonly window: Float64Array; // ring of embeddings
+  private readonly window: Float32Array; // ring of embeddings (float32: 77 KB per channel at 6 s)
   private readonly sum: Float64Array;
   private readonly sumSq: Float64Array;
   private steps = 0;
@@ -146,7 +146,7 @@ export class StreamingPooler {
     this.history = new Float64Array(this.span * model.dim);
     this.stacked = new Float64Array(model.dim * model.offsets.length);
     this.emb = new Float64Array(model.embeddingSize);
-    this.window = new Float64Array(windowSteps * model.embeddingSize);
+    this.window = new Float32Array(windowSteps * model.embeddingSize);
     this.sum = new Float64Array(model.embeddingSize);
     this.sumSq = new Float64Array(model.embeddingSize);
     this.pooled = new Float64Array(2 * model.embeddingSize);
@@ -171,13 +171,14 @@ export class StreamingPooler {
     const slot = (this.steps % this.windowSteps) * e;
     const full = this.steps >= this.windowSteps;
     for (let i = 0; i < e; i++) {
-      const v = this.emb[i] as number;
       if (full) {
         const old = this.window[slot + i] as number;
         this.sum[i] = (this.sum[i] as number) - old;
         this.sumSq[i] = (this.sumSq[i] as number) - old * old;
       }
-      this.window[slot + i] = v;
+      // Add exactly the stored (rounded) value so that removing it later cancels it exactly.
+      this.window[slot + i] = this.emb[i] as number;
+      const v = this.window[slot + i] as number;
       this.sum[i] = (this.sum[i] as number) + v;
       this.sumSq[i] = (this.sumSq[i] as number) + v * v;
     }

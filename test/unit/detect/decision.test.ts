@@ -73,6 +73,18 @@ describe("LanguageDecision", () => {
     expect(d.current().language).toBe("fr-FR"); // a real change does
   });
 
+  it("needs a clear first transcript, a second agreeing one, or acoustic support to adopt a text language", () => {
+    const d = new LanguageDecision("en-US");
+    d.update({ kind: "text", language: "pt-BR", confidence: 0.6 });
+    expect(d.current().language).toBe("en-US");
+    d.update({ kind: "text", language: "pt-BR", confidence: 0.6 });
+    expect(d.current()).toMatchObject({ language: "pt-BR", source: "text" });
+    const e = new LanguageDecision(null);
+    e.update(acoustic("pt-BR", 0.8));
+    e.update({ kind: "text", language: "pt-BR", confidence: 0.6 });
+    expect(e.current().source).toBe("text");
+  });
+
   it("maps evidence onto the call's candidate spelling and drops what the set excludes", () => {
     const d = new LanguageDecision(null);
     d.update({ kind: "candidates", languages: ["es-MX", "en-US"] });
