@@ -10,6 +10,7 @@ import { FrontEnd } from "../../src/detect/frontend.js";
 import { LanguageModel, type ModelJson, StreamingPooler, softmax } from "../../src/detect/model.js";
 import { TinyldTextIdentifier } from "../../src/detect/text.js";
 import { decodeMulaw } from "./mulaw.js";
+import { concat } from "./pcm.js";
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(name);
@@ -40,16 +41,6 @@ const clips = readFileSync(join(corpus, "manifest.jsonl"), "utf8")
   .map((l) => JSON.parse(l) as Clip);
 const audio = (c: Clip): Int16Array => decodeMulaw(readFileSync(join(corpus, c.path)));
 
-function concat(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** Trials: single clips for synthetic splits; chains of one speaker's prompts (>= 8 s) for real speech. */
 function trials(split: string): { label: string; voice: string; pcm: Int16Array; clips: Clip[] }[] {
   const sel = clips.filter((c) => c.split === split);
@@ -65,7 +56,7 @@ function trials(split: string): { label: string; voice: string; pcm: Int16Array;
       group.push(c);
       secs += c.seconds;
       if (secs >= 8) {
-        out.push({ label: c.label, voice, pcm: concat(group.map(audio)), clips: group });
+        out.push({ label: c.label, voice, pcm: concat(...group.map(audio)), clips: group });
         group = [];
         secs = 0;
       }
@@ -247,7 +238,7 @@ function loadSentenceText(): (label: string, key: string) => string | undefined 
 function bench() {
   const det = new AcousticLanguageDetector(model);
   const pcm = concat(
-    clips
+    ...clips
       .filter((c) => c.split === "test")
       .slice(0, 40)
       .map(audio),

@@ -58,15 +58,7 @@ export function mix(...parts: Int16Array[]): Int16Array {
   return out;
 }
 
-export function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+export { concat } from "../../../tools/lid/pcm.js";
 
 const DTMF_ROWS = [697, 770, 852, 941];
 const DTMF_COLS = [1209, 1336, 1477];
