@@ -58,7 +58,9 @@ export function mix(...parts: Int16Array[]): Int16Array {
   return out;
 }
 
-export { concat } from "../../../tools/lid/pcm.js";
+import { concat } from "../../../tools/lid/pcm.js";
+
+export { concat };
 
 const DTMF_ROWS = [697, 770, 852, 941];
 const DTMF_COLS = [1209, 1336, 1477];
