@@ -69,7 +69,6 @@ interface Cursor {
   attempt: number;
   failingSince: number | null;
   language: string | null;
-  ended: boolean;
 }
 
 const FLUSH_CAUSE: Record<BoundaryReason, FlushCause> = {
@@ -95,6 +94,8 @@ export class ForwardingPipeline implements CallPipeline {
   private tokenRetried = false;
   private readonly drainWaiters: (() => void)[] = [];
   private callLanguage: CallLanguage | null = null;
+  /** Set once the call is being ended by a forwarding error: no new audio is taken after it. */
+  private stopped: ForwardError | null = null;
   private savedLanguage = "";
 
   constructor(
@@ -114,7 +115,6 @@ export class ForwardingPipeline implements CallPipeline {
       attempt: 0,
       failingSince: null,
       language: null,
-      ended: false,
     };
     this.client = createTranscriptionClient({
       baseUrl: options.baseUrl,
@@ -176,7 +176,7 @@ export class ForwardingPipeline implements CallPipeline {
 
   audio(chunk: PcmChunk): void {
     const languages = this.languages();
-    if (!this.context || !languages) return;
+    if (!this.context || !languages || this.stopped) return;
     chunk.media.channels.forEach((name, i) => {
       const samples = chunk.channels[i] as Int16Array;
       languages.observe(name, samples);
@@ -192,10 +192,17 @@ export class ForwardingPipeline implements CallPipeline {
     for (const batch of batches) {
       const queued = this.outbox.enqueue(batch);
       if (!queued.ok) {
-        this.host.fatal(queued.error);
+        this.stop(queued.error);
         return;
       }
     }
+  }
+
+  /** Ends the call once; what the outbox holds is still delivered unless the service refused us. */
+  private stop(error: ForwardError): void {
+    if (this.stopped) return;
+    this.stopped = error;
+    this.host.fatal(error);
   }
 
   boundary(reason: BoundaryReason): void {
@@ -203,10 +210,6 @@ export class ForwardingPipeline implements CallPipeline {
     this.enqueue(this.batcher.flush());
     this.host.store("batcher", this.batcher.snapshot());
     this.store.addMark(FLUSH_CAUSE[reason]);
-    if (FLUSH_CAUSE[reason] === "closed") {
-      this.cursor.ended = true;
-      this.save();
-    }
     this.kick();
   }
 
@@ -256,7 +259,8 @@ export class ForwardingPipeline implements CallPipeline {
 
   /** Work left for an alarm to pick up after eviction. */
   pending(): boolean {
-    return this.context !== null && !this.store.drained();
+    const delivering = !this.stopped || this.stopped.code === "ERR_OUTBOX_FULL";
+    return this.context !== null && delivering && !this.store.drained();
   }
 
   summary(): Record<string, unknown> {
@@ -264,7 +268,8 @@ export class ForwardingPipeline implements CallPipeline {
   }
 
   private kick(): void {
-    if (this.waitingForAlarm) return;
+    // After a refusal (credentials, invalid audio) repeating the calls cannot help; a full outbox still drains.
+    if (this.waitingForAlarm || (this.stopped && this.stopped.code !== "ERR_OUTBOX_FULL")) return;
     if (this.pumping) {
       this.rerun = true;
       return;
@@ -367,7 +372,7 @@ export class ForwardingPipeline implements CallPipeline {
         code: verdict.error.code,
         message: verdict.error.message,
       });
-      this.host.fatal(verdict.error);
+      this.stop(verdict.error);
       for (const wake of this.drainWaiters.splice(0)) wake();
       return;
     }
@@ -376,11 +381,17 @@ export class ForwardingPipeline implements CallPipeline {
     this.cursor.failingSince ??= now;
     this.save();
     if (now - this.cursor.failingSince > this.options.giveUpAfterMs) {
+      // The one place audio is ever dropped: after giveUpAfterMs of failures, counted in the log.
       this.host.log.log("error", "forward-abandoned", {
         batches: this.outbox.count,
+        samples: this.outbox.sizeInSamples,
         failingForMs: now - this.cursor.failingSince,
       });
-      this.host.fatal(new ForwardError("ERR_TRANSCRIBER_UNAVAILABLE", "transcription service unreachable"));
+      const alreadyEnding = this.stopped !== null;
+      this.stopped = new ForwardError("ERR_TRANSCRIBER_UNAVAILABLE", "transcription service unreachable");
+      this.store.clear();
+      if (!alreadyEnding) this.host.fatal(this.stopped);
+      for (const wake of this.drainWaiters.splice(0)) wake();
       return;
     }
     // Backoff keeps growing to its ceiling but never gives up while the outbox has room: the bound on

@@ -111,6 +111,11 @@ export class SqlOutboxStore implements OutboxStore {
     this.sql.exec("DELETE FROM outbox_marks WHERE id = ?", id);
   }
 
+  /** Forgets everything held (only when delivery has been given up, see ForwardingPipeline). */
+  clear(): void {
+    this.sql.exec("DELETE FROM outbox; DELETE FROM outbox_marks;");
+  }
+
   /** Nothing left to deliver: no audio and no boundary to announce. */
   drained(): boolean {
     return this.count() === 0 && this.nextMark() === null;
