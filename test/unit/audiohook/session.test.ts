@@ -11,6 +11,7 @@ import {
   onAudio,
   onMessage,
   type ProtocolLimits,
+  requestFlow,
   type SessionState,
   sendEvent,
 } from "../../../src/audiohook/session";
@@ -173,6 +174,19 @@ describe("protocol state machine", () => {
     const t = onMessage(s, msg("close", 3, { reason: "disconnect" }, "PT0S", 2), LIMITS);
     expect(t.effects.map((e) => e.type)).toEqual(["flush", "acknowledge-close"]);
     expect(sends(acknowledgeClose(t.state).effects).map((m) => m.type)).toEqual(["closed"]);
+  });
+
+  it("asks the client to pause and resume, numbering the requests like any server message", () => {
+    const pause = requestFlow(opened(), "pause");
+    expect(sends(pause.effects)[0]).toMatchObject({ type: "pause", seq: 2, clientseq: 1, parameters: {} });
+    expect(sends(requestFlow(pause.state, "resume").effects)[0]).toMatchObject({ type: "resume", seq: 3 });
+    const start = initialState({
+      sessionId: SESSION,
+      organizationId: ORG,
+      correlationId: SESSION,
+      endpoint: "monitor",
+    });
+    expect(requestFlow(start, "pause").effects).toEqual([]);
   });
 
   it("events go out only while the call is open", () => {
