@@ -1,47 +1,46 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
-// Two projects: pure modules in plain Node (fast), the worker and its Durable Objects inside workerd.
+/** A project that runs test files inside workerd, with the worker's bindings plus `overrides`. */
+function workersProject(name: string, include: string[], overrides: Record<string, string> = {}) {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          // The test pool does not read .dev.vars: give it the development pair explicitly,
+          // plus a second key that is configured without a secret (unsigned upgrades allowed).
+          bindings: {
+            AUDIOHOOK_API_KEY: "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh,dW5zaWduZWQta2V5LWZvci10ZXN0cw",
+            AUDIOHOOK_CLIENT_SECRET: "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=,",
+            AUTH_FAILURE_DELAY_MS: "50",
+            DISCONNECT_GRACE_MS: "300",
+            LOG_LEVEL: "error",
+            // Real servers on loopback, started by global-setup.ts.
+            TRANSCRIPTION_TOKEN_URL: inject("oauthTokenUrl"),
+            TRANSCRIPTION_CLIENT_ID: "langhook-test",
+            TRANSCRIPTION_CLIENT_SECRET: "test-client-secret",
+            OAUTH_STATS_URL: inject("oauthStatsUrl"),
+            TRANSCRIPTION_URL: inject("transcriberUrl"),
+            CLOSE_FLUSH_TIMEOUT_MS: "8000",
+            MEDIA_API_JWT_SECRET: "langhook-development-media-api-secret-0123456789",
+            ...overrides,
+          },
+        },
+      })),
+    ],
+    test: { name, include, globalSetup: ["test/workers/global-setup.ts"] },
+  };
+}
+
+// Pure modules in plain Node (fast); the worker and its Durable Objects inside workerd.
 export default defineConfig({
   test: {
     projects: [
-      {
-        test: {
-          name: "unit",
-          include: ["test/unit/**/*.test.ts"],
-          environment: "node",
-        },
-      },
-      {
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              // The test pool does not read .dev.vars: give it the development pair explicitly,
-              // plus a second key that is configured without a secret (unsigned upgrades allowed).
-              bindings: {
-                AUDIOHOOK_API_KEY: "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh,dW5zaWduZWQta2V5LWZvci10ZXN0cw",
-                AUDIOHOOK_CLIENT_SECRET: "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=,",
-                AUTH_FAILURE_DELAY_MS: "50",
-                DISCONNECT_GRACE_MS: "300",
-                LOG_LEVEL: "error",
-                TRANSCRIPTION_TOKEN_URL: inject("oauthTokenUrl"),
-                TRANSCRIPTION_CLIENT_ID: "langhook-test",
-                TRANSCRIPTION_CLIENT_SECRET: "test-client-secret",
-                OAUTH_STATS_URL: inject("oauthStatsUrl"),
-                TRANSCRIPTION_URL: inject("transcriberUrl"),
-                CLOSE_FLUSH_TIMEOUT_MS: "8000",
-                MEDIA_API_JWT_SECRET: "langhook-development-media-api-secret-0123456789",
-              },
-            },
-          })),
-        ],
-        test: {
-          name: "workers",
-          include: ["test/workers/**/*.test.ts"],
-          globalSetup: ["test/workers/global-setup.ts"],
-        },
-      },
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" } },
+      workersProject("workers", ["test/workers/**/*.test.ts"]),
+      // Limits small enough to reach in a test: a 1 s outbox.
+      workersProject("workers-limits", ["test/workers-limits/**/*.test.ts"], { OUTBOX_MAX_SECONDS: "1" }),
     ],
   },
 });

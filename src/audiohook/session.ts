@@ -83,6 +83,8 @@ export type Effect =
   | { type: "flush" }
   /** Answer the client's close now (after the flush): the shell applies `acknowledgeClose`. */
   | { type: "acknowledge-close" }
+  /** The client is closing cooperatively: no timer closes the socket while we flush. */
+  | { type: "cancel-close" }
   /** Close the socket after a grace period unless the client closes it first. */
   | { type: "close-later"; code: number; reason: string }
   | { type: "log"; level: "info" | "warn"; event: string; fields?: Record<string, unknown> };
@@ -382,8 +384,7 @@ function onOpen(
 function finishClose(state: SessionState, effects: Effect[]): Transition {
   if (state.phase === "open")
     effects.push({ type: "boundary", reason: "close", positionSamples: state.positionSamples });
-  effects.push({ type: "flush" });
-  effects.push({ type: "acknowledge-close" });
+  effects.push({ type: "cancel-close" }, { type: "flush" }, { type: "acknowledge-close" });
   state.phase = "closing";
   return { state, effects };
 }

@@ -276,6 +276,9 @@ export class CallSession extends DurableObject<Env> {
       case "acknowledge-close":
         await this.apply(ws, acknowledgeClose(this.state as SessionState));
         return;
+      case "cancel-close":
+        await this.updateTimers({ closeAt: null });
+        return;
       case "close-later":
         await this.updateTimers({
           closeAt: Date.now() + this.config.disconnectGraceMs,

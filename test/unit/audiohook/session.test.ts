@@ -156,7 +156,7 @@ describe("protocol state machine", () => {
 
   it("close flushes, then answers closed with the next server seq", () => {
     const t = onMessage(opened(), msg("close", 2, { reason: "end" }), LIMITS);
-    expect(t.effects.map((e) => e.type)).toEqual(["boundary", "flush", "acknowledge-close"]);
+    expect(t.effects.map((e) => e.type)).toEqual(["boundary", "cancel-close", "flush", "acknowledge-close"]);
     expect(t.state.phase).toBe("closing");
     // An event produced by the flush goes out before closed, and closed follows it in sequence.
     const event = sendEvent(t.state, [{ type: "transcript", data: {} }]);
@@ -172,7 +172,7 @@ describe("protocol state machine", () => {
     expect(onMessage(s, msg("update", 2, { language: "fr-FR" }, "PT0S", 2), LIMITS).effects).toEqual([]);
     s = onMessage(s, msg("update", 2, {}, "PT0S", 2), LIMITS).state;
     const t = onMessage(s, msg("close", 3, { reason: "disconnect" }, "PT0S", 2), LIMITS);
-    expect(t.effects.map((e) => e.type)).toEqual(["flush", "acknowledge-close"]);
+    expect(t.effects.map((e) => e.type)).toEqual(["cancel-close", "flush", "acknowledge-close"]);
     expect(sends(acknowledgeClose(t.state).effects).map((m) => m.type)).toEqual(["closed"]);
   });
 
