@@ -25,11 +25,13 @@ import type { ForwardError } from "../forward/retry";
 import type { TranscriptResult } from "../gen/langhook/transcription/v1/transcription_pb";
 import { createLogger, type Logger } from "../log";
 import { SUPPORTED_RATE } from "../media/format";
-import { MediaApiStream, type StreamCheckpoint, type StreamOutput } from "../mediaapi/stream";
 import { transcriptEntity, transcriptFrame } from "../transcripts/events";
-import { ForwardingPipeline, type TokenAnswer } from "./forwarding";
+import { CallToken } from "./call-token";
+import { ForwardingPipeline } from "./forwarding";
 import { CALL_HEADER, type CallHandoff, mediaApiSessionId } from "./handoff";
+import { MediaApiConnection } from "./media-api-connection";
 import { type CallPipeline, MeteringPipeline } from "./pipeline";
+import { trySend } from "./socket";
 
 /** Text frames are at most 64 KiB in AudioHook. */
 export const MAX_TEXT_BYTES = 64 * 1024;
@@ -46,14 +48,6 @@ interface Timers {
   retryAt: number | null;
 }
 
-interface MediaApiRecord {
-  conversationId: string;
-  participantId: string;
-  language: string | null;
-  checkpoint: StreamCheckpoint | undefined;
-  ended: boolean;
-}
-
 /** The disconnect `info` for each reason delivery stopped: says what to fix, names no internals. */
 const FORWARD_FAILURE_INFO: Record<string, string> = {
   ERR_TRANSCRIBER_UNAUTHENTICATED: "transcription service rejected our credentials (UNAUTHENTICATED)",
@@ -67,23 +61,34 @@ const FORWARD_FAILURE_INFO: Record<string, string> = {
 export class CallSession extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private session: SessionState | null | undefined;
-  private media: MediaApiStream | null = null;
+  private readonly mediaApi: MediaApiConnection;
+  private readonly token: CallToken;
   private pipelineInstance: CallPipeline | null = null;
   private log: Logger = createLogger({});
   /** Messages are handled strictly one after another, even across awaits (flush). */
   private queue: Promise<void> = Promise.resolve();
   /** Transcript events go out in result order; `closed` waits for them. */
   private events: Promise<void> = Promise.resolve();
-  private token: { value: string; expiresAt: number } | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(`CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS held_frames (sequence INTEGER PRIMARY KEY, frame TEXT NOT NULL);`);
+      CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`);
+    this.mediaApi = new MediaApiConnection({
+      sql: this.sql,
+      load: (key) => this.load(key),
+      store: (key, value) => this.store(key, value),
+      pipeline: () => this.pipeline,
+      log: () => this.log,
+    });
+    this.token = new CallToken(() => env.TOKEN_BROKER.get(env.TOKEN_BROKER.idFromName(TOKEN_BROKER_NAME)), {
+      load: (key) => this.load(key),
+      store: (key, value) => this.store(key, value),
+      remove: (key) => this.sql.exec("DELETE FROM kv WHERE key = ?", key),
+    });
     const session = this.load<SessionState>("session");
-    const mediaApi = this.load<MediaApiRecord>("media-api");
+    const mediaApi = this.mediaApi.record();
     if (session) this.log = this.loggerFor(session.sessionId, session.conversationId);
     if (mediaApi) {
       this.log = this.loggerFor(
@@ -143,15 +148,16 @@ export class CallSession extends DurableObject<Env> {
       this.pipelineInstance = new MeteringPipeline();
       return this.pipelineInstance;
     }
-    const channels = this.load<MediaApiRecord>("media-api") ? 1 : 2;
+    const channels = this.mediaApi.record() ? 1 : 2;
     this.pipelineInstance = new ForwardingPipeline(
       {
         sql: this.sql,
         load: (key) => this.load(key),
         store: (key, value) => this.store(key, value),
         fetch: (url, init) => fetch(url, init),
-        token: () => this.bearerToken(),
-        invalidateToken: () => this.invalidateToken(),
+        token: () =>
+          this.config.transcriptionOAuth ? this.token.get() : Promise.resolve({ ok: true, token: null }),
+        invalidateToken: () => this.token.invalidate(),
         scheduleRetry: (at) => this.updateTimers({ retryAt: at }),
         results: (results) => this.deliver(results),
         fatal: (error) => this.forwardingFailed(error),
@@ -191,14 +197,24 @@ export class CallSession extends DurableObject<Env> {
         handoff.nonce.expiresAt,
       );
     }
-    if (this.state || this.load("media-api")) {
+    if (this.state || this.mediaApi.record()) {
       // Genesys opens a new session id for every connection (reconnects included): a second one is a client bug.
       return new Response("this session id was already used\n", { status: 409 });
     }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);
-    if (handoff.protocol === "media-api") return this.acceptMediaApi(handoff, client);
+    if (handoff.protocol === "media-api") {
+      const sessionId = mediaApiSessionId(handoff.conversationId, handoff.participantId);
+      this.log = this.loggerFor(sessionId, handoff.conversationId);
+      this.log.log("info", "connected", { protocol: "media-api", participantId: handoff.participantId });
+      this.mediaApi.accept(handoff);
+      return new Response(null, {
+        status: 101,
+        webSocket: client,
+        headers: { "sec-websocket-protocol": "media-api" },
+      });
+    }
 
     const session = initialState(handoff);
     this.session = session;
@@ -211,7 +227,7 @@ export class CallSession extends DurableObject<Env> {
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     this.queue = this.queue
       .then(() =>
-        this.load("media-api") ? this.handleMediaApi(ws, message) : this.handleAudioHook(ws, message),
+        this.mediaApi.record() ? this.mediaApi.message(ws, message) : this.handleAudioHook(ws, message),
       )
       .catch((err: unknown) => this.fail(ws, err));
     return this.queue;
@@ -300,7 +316,7 @@ export class CallSession extends DurableObject<Env> {
   private deliver(results: TranscriptResult[]): void {
     this.events = this.events.then(async () => {
       const ws = this.socket();
-      const media = this.load<MediaApiRecord>("media-api");
+      const media = this.mediaApi.record();
       if (media) {
         for (const r of results)
           if (ws) trySend(ws, JSON.stringify(transcriptFrame(r, media.language ?? "und")));
@@ -327,7 +343,7 @@ export class CallSession extends DurableObject<Env> {
     const ws = this.socket();
     this.log.log("error", "call-ended-by-forwarding", { code: error.code });
     if (!ws) return;
-    if (this.load("media-api")) {
+    if (this.mediaApi.record()) {
       trySend(ws, JSON.stringify({ type: "error", code: error.code, reason: info }));
       ws.close(1011, info.slice(0, 120));
       return;
@@ -336,118 +352,7 @@ export class CallSession extends DurableObject<Env> {
     if (state) void this.apply(ws, disconnect(state, "error", info)).catch(() => {});
   }
 
-  // ---- media-api --------------------------------------------------------------------------------
-
-  private acceptMediaApi(
-    handoff: Extract<CallHandoff, { protocol: "media-api" }>,
-    client: WebSocket,
-  ): Response {
-    const record: MediaApiRecord = {
-      conversationId: handoff.conversationId,
-      participantId: handoff.participantId,
-      language: handoff.language,
-      checkpoint: undefined,
-      ended: false,
-    };
-    this.store("media-api", record);
-    this.log = this.loggerFor(
-      mediaApiSessionId(handoff.conversationId, handoff.participantId),
-      handoff.conversationId,
-    );
-    this.log.log("info", "connected", { protocol: "media-api", participantId: handoff.participantId });
-    this.pipeline.start({
-      sessionId: mediaApiSessionId(handoff.conversationId, handoff.participantId),
-      conversationId: handoff.conversationId,
-      participantId: handoff.participantId,
-      probe: false,
-      media: { format: "L16", channels: ["external"], rate: SUPPORTED_RATE },
-      language: handoff.language,
-      customConfig: null,
-    });
-    return new Response(null, {
-      status: 101,
-      webSocket: client,
-      headers: { "sec-websocket-protocol": "media-api" },
-    });
-  }
-
-  /** The stream of this object, rebuilt after a wake-up from its checkpoint and the frames it held. */
-  private mediaStream(record: MediaApiRecord): MediaApiStream {
-    if (this.media) return this.media;
-    const stream = new MediaApiStream(record, record.checkpoint);
-    const held = this.sql
-      .exec<{ frame: string }>("SELECT frame FROM held_frames ORDER BY sequence")
-      .toArray();
-    this.media = stream;
-    // Frames that were waiting for a missing predecessor when the object was evicted wait again.
-    for (const { frame } of held) this.performMedia(undefined, stream.restore(frame));
-    return stream;
-  }
-
-  private async handleMediaApi(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const record = this.load<MediaApiRecord>("media-api") as MediaApiRecord;
-    const stream = this.mediaStream(record);
-    const outputs = typeof message === "string" ? stream.receive(message) : stream.receiveBinary();
-    this.performMedia(ws, outputs, typeof message === "string" ? message : undefined);
-    this.store("media-api", { ...record, checkpoint: stream.state() });
-  }
-
-  private performMedia(ws: WebSocket | undefined, outputs: StreamOutput[], text?: string): void {
-    for (const out of outputs) {
-      switch (out.type) {
-        case "audio":
-          this.pipeline.audio(out.chunk);
-          this.sql.exec("DELETE FROM held_frames WHERE sequence = ?", out.sequence);
-          break;
-        case "held":
-          if (text !== undefined) {
-            this.sql.exec(
-              "INSERT OR REPLACE INTO held_frames (sequence, frame) VALUES (?, ?)",
-              out.sequence,
-              text,
-            );
-          }
-          break;
-        case "gap":
-          this.log.log("warn", "sequence-gap", { from: out.from, to: out.to, missingSamples: out.samples });
-          // Reported to the client too: a gap is never hidden.
-          if (ws) trySend(ws, JSON.stringify({ type: "gap", from: out.from, to: out.to }));
-          this.pipeline.gap(out.samples);
-          break;
-        case "reply":
-          if (ws) trySend(ws, JSON.stringify(out.frame));
-          break;
-        case "close":
-          this.log.log("warn", "closing-bad-stream", { code: out.code, reason: out.reason });
-          ws?.close(out.code, out.reason);
-          break;
-      }
-    }
-  }
-
   // ---- tokens, timers, teardown -----------------------------------------------------------------
-
-  private async bearerToken(): Promise<TokenAnswer> {
-    if (!this.config.transcriptionOAuth) return { ok: true, token: null };
-    this.token ??= this.load<{ value: string; expiresAt: number }>("token");
-    // Cached in the object so a call asks the shared broker about once an hour, not once per batch.
-    if (this.token && this.token.expiresAt - 60_000 > Date.now())
-      return { ok: true, token: this.token.value };
-    const broker = this.env.TOKEN_BROKER.get(this.env.TOKEN_BROKER.idFromName(TOKEN_BROKER_NAME));
-    const answer = await broker.token();
-    if (answer.ok && answer.token !== null) {
-      this.token = { value: answer.token, expiresAt: answer.expiresAt };
-      this.store("token", this.token);
-    }
-    return answer;
-  }
-
-  private async invalidateToken(): Promise<void> {
-    this.token = null;
-    this.sql.exec("DELETE FROM kv WHERE key = 'token'");
-    const broker = this.env.TOKEN_BROKER.get(this.env.TOKEN_BROKER.idFromName(TOKEN_BROKER_NAME));
-    await broker.invalidate();
-  }
 
   private timers(): Timers {
     return {
@@ -505,15 +410,7 @@ export class CallSession extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     this.queue = this.queue.then(async () => {
-      const media = this.load<MediaApiRecord>("media-api");
-      if (media && !media.ended) {
-        // media-api has no close handshake: release what was held for reordering and end utterances.
-        const stream = this.mediaStream(media);
-        this.performMedia(undefined, stream.flush());
-        this.pipeline.boundary("close", 0);
-        this.store("media-api", { ...media, ended: true, checkpoint: stream.state() });
-        await this.pipeline.flush();
-      }
+      await this.mediaApi.closed();
       const state = this.state;
       if (state && state.phase !== "closed") {
         if (state.phase !== "disconnecting") {
@@ -554,14 +451,5 @@ export class CallSession extends DurableObject<Env> {
     } catch {
       ws.close(1011, "internal error");
     }
-  }
-}
-
-/** A socket closing mid-send is not an error worth surfacing: the close handler deals with it. */
-function trySend(ws: WebSocket, data: string): void {
-  try {
-    ws.send(data);
-  } catch {
-    // ignored: the peer is gone
   }
 }
