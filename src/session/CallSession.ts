@@ -399,6 +399,7 @@ export class CallSession extends DurableObject<Env> {
       } else {
         this.log.log("info", "purged");
         await this.ctx.storage.deleteAll();
+        this.mediaApi.forget();
         this.session = null;
         return;
       }

@@ -29,6 +29,8 @@ const RECORD_KEY = "media-api";
 
 export class MediaApiConnection {
   private stream: MediaApiStream | null = null;
+  /** The stored record, read once: every message asks for it (undefined: not read yet). */
+  private cached: MediaApiRecord | null | undefined;
 
   constructor(private readonly host: MediaApiHost) {
     host.sql.exec(
@@ -38,7 +40,19 @@ export class MediaApiConnection {
 
   /** The stored record when this object holds a media-api stream. */
   record(): MediaApiRecord | null {
-    return this.host.load<MediaApiRecord>(RECORD_KEY);
+    if (this.cached === undefined) this.cached = this.host.load<MediaApiRecord>(RECORD_KEY);
+    return this.cached;
+  }
+
+  /** Storage was erased (the call's retention ended): read it afresh next time. */
+  forget(): void {
+    this.cached = undefined;
+    this.stream = null;
+  }
+
+  private save(record: MediaApiRecord): void {
+    this.cached = record;
+    this.host.store(RECORD_KEY, record);
   }
 
   /** A new stream: remember it and start the pipeline with its single (customer) channel. */
@@ -50,7 +64,7 @@ export class MediaApiConnection {
       checkpoint: undefined,
       ended: false,
     };
-    this.host.store(RECORD_KEY, record);
+    this.save(record);
     this.host.pipeline().start({
       sessionId: mediaApiSessionId(handoff.conversationId, handoff.participantId),
       conversationId: handoff.conversationId,
@@ -68,7 +82,7 @@ export class MediaApiConnection {
     const stream = this.streamFor(record);
     const outputs = typeof message === "string" ? stream.receive(message) : stream.receiveBinary();
     this.perform(ws, outputs, typeof message === "string" ? message : undefined);
-    this.host.store(RECORD_KEY, { ...record, checkpoint: stream.state() });
+    this.save({ ...record, checkpoint: stream.state() });
   }
 
   /** media-api has no close handshake: release what was held for reordering and end utterances. */
@@ -79,7 +93,7 @@ export class MediaApiConnection {
     this.perform(undefined, stream.flush());
     const pipeline = this.host.pipeline();
     pipeline.boundary("close", 0);
-    this.host.store(RECORD_KEY, { ...record, ended: true, checkpoint: stream.state() });
+    this.save({ ...record, ended: true, checkpoint: stream.state() });
     await pipeline.flush();
   }
 
