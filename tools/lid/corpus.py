@@ -19,6 +19,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 from scipy import signal
@@ -161,12 +162,170 @@ def decode_file(path: str) -> np.ndarray:
     return np.frombuffer(r.stdout, dtype="<i2").astype(np.float64)
 
 
+def human_sources() -> list[tuple[str, str, str, str, str, str]]:
+    """Real speech: (label, file, Debian package, speaker, sentence key, split). Asterisk prompts and the
+    Fish Fillets dialogue; KTuberling's spoken words come from ktuberling_sources() (a later addition)."""
+    out: list[tuple[str, str, str, str, str, str]] = []
+    prompt_pkgs = set()
+    for pkg in ("asterisk-prompt-es-co", "asterisk-prompt-fr-armelle", "asterisk-prompt-it-menardi-wav"):
+        r = subprocess.run(["dpkg", "-L", pkg], capture_output=True, text=True)
+        prompt_pkgs.update(x for x in r.stdout.split() if os.path.isfile(x))
+    human = [
+        ("en-US", "en_US_f_Allison", "asterisk-core-sounds-en", "train"),
+        ("es-ES", "es_MX_f_Allison", "asterisk-core-sounds-es", "train"),
+        ("fr-FR", "fr_CA_f_June", "asterisk-core-sounds-fr", "train"),
+        ("it-IT", "it_IT_f_Menardi", "asterisk-core-sounds-it", "train"),
+        ("it-IT", "it_IT_m_Carlo", "asterisk-core-sounds-it", "test"),
+        ("und", "ru_RU_f_IvrvoiceRU", "asterisk-core-sounds-ru", "unknown"),
+        ("es-ES", "es", "asterisk-prompt-es-co", "test"),
+        ("fr-FR", "fr", "asterisk-prompt-fr-armelle", "test"),
+    ]
+    for label, d, src, role in human:
+        files = sorted(glob.glob(f"{SND}/{d}/**/*.*", recursive=True))
+        if src.startswith("asterisk-core"):
+            files = [f for f in files if f.endswith(".wav")]
+        else:
+            files = [f for f in files if f in prompt_pkgs]
+        for f in files:
+            name = os.path.splitext(os.path.basename(f))[0]
+            if role == "train":
+                split = "human_train" if sentence_split(name) != "test" else "human_seen"
+            else:
+                split = "human_test" if role == "test" else "human_unknown"
+            out.append((label, f, src, d, name, split))
+    # Dutch game dialogue (fillets-ng): the big fish ('v') trains, the small fish ('m') is held out.
+    r = subprocess.run(["dpkg", "-L", "fillets-ng-data-nl"], capture_output=True, text=True)
+    for f in sorted(x for x in r.stdout.split() if x.endswith(".ogg")):
+        who = re.match(r"^[a-z0-9]+-([a-z]+)-", os.path.basename(f))
+        if not who or who.group(1) not in ("m", "v"):
+            continue
+        split = "human_train" if who.group(1) == "v" else "human_test"
+        out.append(("nl-NL", f, "fillets-ng-data-nl", "fish-" + who.group(1), os.path.basename(f), split))
+    return out
+
+
+EXTRAS = {"ktuberling", "speed", "codec"}
+KT = "/usr/share/ktuberling/sounds"
+# KTuberling's sound themes: one speaker per language saying the names of the toy's stamps (GPL-2+).
+KT_TARGETS = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "es": "es-ES", "it": "it-IT", "pt": "pt-BR", "nl": "nl-NL"}
+KT_UNKNOWN = {"ru"}  # never trained, like the Asterisk Russian prompts
+
+
+def ktuberling_sources() -> list[tuple[str, str, str, str, str, str]]:
+    """Spoken words, one speaker per language. Our languages train (a word hashed to test is human_seen);
+    the other languages train the `other` class; Russian is an unknown-language test. The word's theme name
+    (shared by every language) is the sentence key, so a test word is never trained in any language."""
+    out: list[tuple[str, str, str, str, str, str]] = []
+    for theme in sorted(glob.glob(f"{KT}/*.soundtheme")):
+        code = os.path.basename(theme)[: -len(".soundtheme")]
+        if "@" in code:  # script/dialect variants of sr by the same speaker
+            continue
+        for name, rel in re.findall(r'<sound name="([^"]+)" file="([^"]+)"', open(theme, encoding="utf-8").read()):
+            f = os.path.join(KT, rel)
+            # .opus (Norwegian Nynorsk only): Debian's sox cannot read it
+            if not os.path.isfile(f) or not rel.startswith(code + "/") or f.endswith(".opus"):
+                continue
+            if code in KT_TARGETS:
+                label = KT_TARGETS[code]
+                split = "human_train" if sentence_split(name) != "test" else "human_seen"
+            elif code in KT_UNKNOWN:
+                label, split = "und", "human_unknown"
+            else:
+                label, split = "other", "human_train"
+            out.append((label, f, "ktuberling-data", "ktuberling-" + code, name, split))
+    return out
+
+
+def speed(path: str, factor: float) -> np.ndarray:
+    """Kaldi-style speed perturbation: tempo, pitch and formants move together, a new 'speaker'."""
+    r = subprocess.run(
+        ["sox", path, "-t", "raw", "-r", "8000", "-c", "1", "-e", "signed", "-b", "16", "-", "speed", f"{factor:.3f}"],
+        capture_output=True,
+        check=True,
+    )
+    return np.frombuffer(r.stdout, dtype="<i2").astype(np.float64)
+
+
+def extras(w: "Writer", stages: set[str] = EXTRAS) -> None:
+    """Later additions, with their own seed so that `--extras-only` appends exactly what a full run makes:
+    KTuberling's speakers, and speed-perturbed copies (x0.85-0.93 or x1.07-1.15) of all real training speech
+    (marked `perturb`, so training can leave them out); and mobile-codec copies (`codec`)."""
+    rng = np.random.default_rng(11)
+    kt = ktuberling_sources()
+    for label, f, src, voice, name, split in kt if "ktuberling" in stages else []:
+        x = decode_file(f)
+        if len(x) < 4000:  # under 0.5 s: a syllable, not a word
+            continue
+        for _ in range(2 if split == "human_train" else 1):
+            w.add(telephone(x, 8000, rng, augment=split == "human_train"),
+                  {"label": label, "split": split, "source": src, "voice": voice, "variant": voice,
+                   "sentences": [name]})
+    print("ktuberling", w.n, file=sys.stderr, flush=True)
+    for label, f, src, voice, name, split in human_sources() + kt if "speed" in stages else []:
+        if split != "human_train":
+            continue
+        factor = float(rng.uniform(0.85, 0.93) if rng.random() < 0.5 else rng.uniform(1.07, 1.15))
+        x = speed(f, factor)
+        if len(x) < 4000:
+            continue
+        w.add(telephone(x, 8000, rng, augment=True),
+              {"label": label, "split": split, "source": src, "voice": voice, "variant": voice,
+               "sentences": [name], "perturb": f"speed {factor:.3f}"})
+    print("speed-perturbed", w.n, file=sys.stderr, flush=True)
+    if "codec" in stages:
+        codec_copies(w, kt)
+
+
+def codec(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """Round trip through a mobile network's speech codec, as a caller on a mobile phone reaches the contact
+    centre: GSM 06.10 full rate, or AMR-NB at one of its 8 rates (4.75-12.2 kbit/s)."""
+    x = x.astype(np.float64)
+    x = x / (np.sqrt(np.mean(x**2)) + 1e-9) * 32768 * 10 ** (-20 / 20)
+    pcm = np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes()
+    kind = "gsm" if rng.random() < 0.4 else "amr-nb"
+    opts = [] if kind == "gsm" else ["-C", str(int(rng.integers(0, 8)))]
+    raw = ["-t", "raw", "-r", "8000", "-c", "1", "-e", "signed", "-b", "16"]
+    with tempfile.NamedTemporaryFile(suffix="." + kind) as tmp:
+        subprocess.run(["sox", *raw, "-", *opts, tmp.name], input=pcm, check=True, capture_output=True)
+        out = subprocess.run(["sox", tmp.name, *raw, "-"], check=True, capture_output=True).stdout
+    return np.frombuffer(out, dtype="<i2").astype(np.float64), kind if kind == "gsm" else f"amr-nb {opts[1]}"
+
+
+def codec_copies(w: "Writer", kt: list[tuple[str, str, str, str, str, str]]) -> None:
+    """A codec copy (marked `codec`) of every real training recording and of 30 % of the synthetic training
+    clips (taken from their telephone-channel mu-law, so noise and level are already in)."""
+    rng = np.random.default_rng(13)
+    w.man.flush()
+    base = [json.loads(line) for line in open(os.path.join(w.out, "manifest.jsonl"))]
+    for label, f, src, voice, name, split in human_sources() + kt:
+        if split != "human_train":
+            continue
+        x = decode_file(f)
+        if len(x) < 4000:
+            continue
+        y, kind = codec(x, rng)
+        w.add(telephone(y, 8000, rng, augment=True),
+              {"label": label, "split": split, "source": src, "voice": voice, "variant": voice,
+               "sentences": [name], "codec": kind})
+    print("codec human", w.n, file=sys.stderr, flush=True)
+    for c in base:
+        if c["split"] not in ("train", "other_train") or "codec" in c or rng.random() >= 0.3:
+            continue
+        x = mulaw_decode(np.fromfile(os.path.join(w.out, c["path"]), dtype=np.uint8)).astype(np.float64)
+        y, kind = codec(x, rng)
+        y *= np.sqrt(np.mean(x**2) / (np.mean(y**2) + 1e-9))  # keep the clip's level augmentation
+        meta = {k: v for k, v in c.items() if k not in ("id", "path", "seconds")}
+        w.add(mulaw_encode(np.clip(np.round(y), -32768, 32767)), {**meta, "codec": kind})
+    print("codec synthetic", w.n, file=sys.stderr, flush=True)
+
+
 class Writer:
-    def __init__(self, out: str):
+    def __init__(self, out: str, append: bool = False):
         self.out = out
         os.makedirs(os.path.join(out, "clips"), exist_ok=True)
-        self.man = open(os.path.join(out, "manifest.jsonl"), "w")
-        self.n = 0
+        man = os.path.join(out, "manifest.jsonl")
+        self.n = sum(1 for _ in open(man)) if append else 0
+        self.man = open(man, "a" if append else "w")
         self.stats: dict[str, list[float]] = {}
 
     def add(self, ul: np.ndarray, meta: dict) -> None:
@@ -204,7 +363,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="/work/lid-data")
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--extras-only", default=None, metavar="STAGES",
+                    help="append only these extras() stages (comma-separated: ktuberling,speed,codec) to a corpus")
     args = ap.parse_args()
+    if args.extras_only:
+        w = Writer(args.out, append=True)
+        extras(w, set(args.extras_only.split(",")))
+        w.man.close()
+        return
     rng = np.random.default_rng(7)
     prng = random.Random(7)
     w = Writer(args.out)
@@ -281,57 +447,17 @@ def main() -> None:
                    "variant": voice, "sentences": [k for k, _ in picks]})
         print("festival", label, w.n, file=sys.stderr, flush=True)
 
-    # Real telephone prompts. Sentence identity = file name (the same prompt exists in several languages).
-    prompt_pkgs = set()
-    for pkg in ("asterisk-prompt-es-co", "asterisk-prompt-fr-armelle", "asterisk-prompt-it-menardi-wav"):
-        r = subprocess.run(["dpkg", "-L", pkg], capture_output=True, text=True)
-        prompt_pkgs.update(x for x in r.stdout.split() if os.path.isfile(x))
-    human = [
-        ("en-US", "en_US_f_Allison", "asterisk-core-sounds-en", "train"),
-        ("es-ES", "es_MX_f_Allison", "asterisk-core-sounds-es", "train"),
-        ("fr-FR", "fr_CA_f_June", "asterisk-core-sounds-fr", "train"),
-        ("it-IT", "it_IT_f_Menardi", "asterisk-core-sounds-it", "train"),
-        ("it-IT", "it_IT_m_Carlo", "asterisk-core-sounds-it", "test"),
-        ("und", "ru_RU_f_IvrvoiceRU", "asterisk-core-sounds-ru", "unknown"),
-        ("es-ES", "es", "asterisk-prompt-es-co", "test"),
-        ("fr-FR", "fr", "asterisk-prompt-fr-armelle", "test"),
-    ]
-    for label, d, src, role in human:
-        files = sorted(glob.glob(f"{SND}/{d}/**/*.*", recursive=True))
-        if src.startswith("asterisk-core"):
-            files = [f for f in files if f.endswith(".wav")]
-        else:
-            files = [f for f in files if f in prompt_pkgs]
-        for f in files:
-            x = decode_file(f)
-            if len(x) < 8000:  # prompts under 1 s are digits and letters: too short to judge
-                continue
-            name = os.path.splitext(os.path.basename(f))[0]
-            if role == "train":
-                split = "human_train" if sentence_split(name) != "test" else "human_seen"
-            else:
-                split = "human_test" if role == "test" else "human_unknown"
-            reps = 2 if split == "human_train" else 1
-            for _ in range(reps):
-                w.add(telephone(x, 8000, rng, augment=split == "human_train"),
-                      {"label": label, "split": split, "source": src, "voice": d, "variant": d,
-                       "sentences": [name]})
-        print("human", d, w.n, file=sys.stderr, flush=True)
-
-    # Dutch game dialogue (fillets-ng): the big fish ('v') trains, the small fish ('m') is held out.
-    r = subprocess.run(["dpkg", "-L", "fillets-ng-data-nl"], capture_output=True, text=True)
-    for f in sorted(x for x in r.stdout.split() if x.endswith(".ogg")):
-        who = re.match(r"^[a-z0-9]+-([a-z]+)-", os.path.basename(f))
-        if not who or who.group(1) not in ("m", "v"):
-            continue
+    for label, f, src, voice, name, split in human_sources():
         x = decode_file(f)
-        if len(x) < 8000:
+        if len(x) < 8000:  # prompts under 1 s are digits and letters: too short to judge
             continue
-        split = "human_train" if who.group(1) == "v" else "human_test"
-        w.add(telephone(x, 8000, rng, augment=split == "human_train"),
-              {"label": "nl-NL", "split": split, "source": "fillets-ng-data-nl", "voice": "fish-" + who.group(1),
-               "variant": "fish-" + who.group(1), "sentences": [os.path.basename(f)]})
-    print("fillets", w.n, file=sys.stderr, flush=True)
+        reps = 2 if split == "human_train" else 1
+        for _ in range(reps):
+            w.add(telephone(x, 8000, rng, augment=split == "human_train"),
+                  {"label": label, "split": split, "source": src, "voice": voice, "variant": voice,
+                   "sentences": [name]})
+    print("human", w.n, file=sys.stderr, flush=True)
+    extras(w)
     w.man.close()
 
 

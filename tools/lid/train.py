@@ -6,7 +6,8 @@ Model: context-stacked CMN log-mel (7 active frames at offsets -9..9 step 3, eve
 Numpy only, hand-written backprop, Adam. Writes the float16 weights the TypeScript model loads, and a
 fixture of inputs/outputs so the TS inference can be checked against numpy to 1e-4.
 
-usage: nice -n 15 python3 tools/lid/train.py --data /work/lid-data/corpus [--exclude-human] [--out src/detect/model]
+usage: nice -n 15 python3 tools/lid/train.py --data /work/lid-data/corpus [--exclude-human] [--no-perturb]
+                                            [--exclude-source ktuberling-data] [--out src/detect/model]
 """
 
 import argparse
@@ -22,6 +23,17 @@ OFFSETS = np.array([-9, -6, -3, 0, 3, 6, 9])
 STRIDE = 2
 H1, H2, H3 = 96, 64, 64
 EPS = 1e-5
+# The front end's mel bands (src/detect/features.ts): 24 over 300-3400 Hz, HTK mel.
+_mel = lambda hz: 2595 * np.log10(1 + hz / 700)  # noqa: E731
+_MLO, _MHI, _NB = _mel(300.0), _mel(3400.0), 24
+BAND_HZ = 700 * (10 ** ((_MLO + (_MHI - _MLO) * np.arange(1, _NB + 1) / (_NB + 1)) / 2595) - 1)
+
+
+def mel_index(hz: np.ndarray) -> np.ndarray:
+    """Fractional band index of a frequency (band b is centred at BAND_HZ[b])."""
+    return (_mel(hz) - _MLO) / (_MHI - _MLO) * (_NB + 1) - 1
+
+FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "unit", "detect", "model-fixture.json")
 
 
 class Data:
@@ -142,19 +154,31 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--human-share", type=float, default=0.35)
     ap.add_argument("--exclude-human", action="store_true")
+    ap.add_argument("--no-perturb", action="store_true", help="leave out the speed-perturbed copies of real speech")
+    ap.add_argument("--exclude-source", default="", help="comma-separated corpus sources to leave out (ablations)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--offsets", default="-9,-6,-3,0,3,6,9", help="context frames (symmetric)")
     ap.add_argument("--hidden", default="96,64,64")
+    ap.add_argument("--fwarp", type=float, default=0.0,
+                    help="frequency-scale warp: per segment, formants x a, a log-uniform in [1/A, A] (e.g. 1.4)")
     ap.add_argument("--warp", type=float, default=0.0, help="VTLP warp range, e.g. 0.12")
+    ap.add_argument("--export-from", default=None, help="skip training: export this saved .npz to --out")
+    ap.add_argument("--fixture", default=FIXTURE, help="where export writes the numpy reference fixture")
     args = ap.parse_args()
     global OFFSETS, H1, H2, H3
     OFFSETS = np.array([int(x) for x in args.offsets.split(",")])
     H1, H2, H3 = (int(x) for x in args.hidden.split(","))
     rng = np.random.default_rng(args.seed)
     data = Data(args.data)
+    if args.export_from:
+        export({k: v for k, v in np.load(args.export_from).items()}, data, args.out, args.fixture)
+        return
     train_splits = {"train", "other_train"} | (set() if args.exclude_human else {"human_train"})
+    excluded = set(filter(None, args.exclude_source.split(",")))
     pools: dict[tuple[int, bool], list[dict]] = {}
     for c in data.clips:
+        if args.no_perturb and "perturb" in c or c["source"] in excluded:
+            continue
         if c["split"] in train_splits and label_of(c) >= 0 and len(data.centers(c)) >= 10:
             pools.setdefault((label_of(c), c["split"] == "human_train"), []).append(c)
     for k, v in sorted(pools.items()):
@@ -204,6 +228,18 @@ def main() -> None:
                 hi = np.minimum(lo + 1, data.dim - 1)
                 fr = (src - lo).astype(np.float32)
                 Zr[i] = Zr[i][..., lo] * (1 - fr) + Zr[i][..., hi] * fr
+        if args.fwarp > 1:
+            # Vocal-tract / voice-variant perturbation: scale every frequency by a (formants move together, as in
+            # espeak-ng's variant files that scale formants by up to 1.45). Band b then reads the energy that
+            # was at f_b / a; a shift on the mel axis, growing with frequency, not a stretch about the middle.
+            Zr = Z.reshape(args.batch, L, len(OFFSETS), data.dim)
+            for i in range(args.batch):
+                a = float(np.exp(rng.uniform(-np.log(args.fwarp), np.log(args.fwarp))))
+                src = np.clip(mel_index(BAND_HZ / a), 0, data.dim - 1)
+                lo = np.floor(src).astype(int)
+                hi = np.minimum(lo + 1, data.dim - 1)
+                fr = (src - lo).astype(np.float32)
+                Zr[i] = Zr[i][..., lo] * (1 - fr) + Zr[i][..., hi] * fr
         Z += rng.standard_normal(Z.shape).astype(np.float32) * 0.05
         loss, g = step(p, Z, M, np.array(ys), 0.05)
         lr = 2e-3 * 0.5 * (1 + np.cos(np.pi * it / args.steps))
@@ -226,14 +262,14 @@ def main() -> None:
     np.savez(args.save, **p)
     print("saved", args.save)
     if args.out:
-        export(p, data, args.out)
+        export(p, data, args.out, args.fixture)
 
 
 def f16_b64(a: np.ndarray) -> str:
     return base64.b64encode(a.astype("<f2").tobytes()).decode()
 
 
-def export(p: dict, data: Data, out: str) -> None:
+def export(p: dict, data: Data, out: str, fixture_path: str) -> None:
     os.makedirs(out, exist_ok=True)
     q = {k: v.astype(np.float16).astype(np.float64) for k, v in p.items()}  # what TS will compute with
     model = {
@@ -256,7 +292,7 @@ def export(p: dict, data: Data, out: str) -> None:
     P, *_ = pool(Hh2, np.ones((1, len(cen))))
     logits = head(q, P)[2][0]
     fixture = {"frames": X.tolist(), "logits": logits.tolist(), "posteriors": softmax(logits).tolist()}
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "unit", "detect", "model-fixture.json"), "w") as f:
+    with open(fixture_path, "w") as f:
         json.dump(fixture, f)
     print("exported", os.path.getsize(os.path.join(out, "weights.json")), "bytes")
 
