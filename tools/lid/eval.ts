@@ -34,6 +34,8 @@ interface Clip {
   source: string;
   sentences: string[];
   seconds: number;
+  /** espeak-ng variant (m3, klatt, Annie...) or, for real speech, the speaker. */
+  variant: string;
 }
 const clips = readFileSync(join(corpus, "manifest.jsonl"), "utf8")
   .split("\n")
@@ -95,6 +97,7 @@ function evalSplit(split: string) {
     n: 0,
     correct: 0,
     perLanguage: {} as Record<string, { n: number; correct: number }>,
+    perVariant: {} as Record<string, { n: number; correct: number }>,
     confusion: {} as Confusion,
   }));
   for (const t of ts) {
@@ -111,6 +114,11 @@ function evalSplit(split: string) {
       pl.n++;
       if (ok) pl.correct++;
       r.perLanguage[truth] = pl;
+      const variant = t.clips[0]?.variant ?? t.voice;
+      const pv = r.perVariant[variant] ?? { n: 0, correct: 0 };
+      pv.n++;
+      if (ok) pv.correct++;
+      r.perVariant[variant] = pv;
       const row = r.confusion[truth] ?? {};
       row[pred] = (row[pred] ?? 0) + 1;
       r.confusion[truth] = row;
@@ -126,12 +134,15 @@ function evalSplit(split: string) {
       perLanguage: Object.fromEntries(
         Object.entries(r.perLanguage).map(([k, v]) => [k, { ...v, accuracy: v.correct / v.n }]),
       ),
+      perVariant: Object.fromEntries(
+        Object.entries(r.perVariant).map(([k, v]) => [k, { ...v, accuracy: v.correct / v.n }]),
+      ),
     })),
   };
 }
 
 /** Runs the full detector (VAD, hysteresis) and reports when it first commits and whether it is right. */
-function timeToDecision(split: string) {
+function timeToDecision(split: string, commitConfidence?: number) {
   const ts = trials(split);
   let committed = 0;
   let correct = 0;
@@ -139,7 +150,7 @@ function timeToDecision(split: string) {
   const speechSecs: number[] = [];
   const audioSecs: number[] = [];
   for (const t of ts) {
-    const det = new AcousticLanguageDetector(model);
+    const det = new AcousticLanguageDetector(model, commitConfidence ? { commitConfidence } : {});
     let done = false;
     for (let i = 0; i < t.pcm.length && !done; i += 160) {
       det.push(t.pcm.subarray(i, i + 160));
@@ -158,6 +169,7 @@ function timeToDecision(split: string) {
     a.length ? ([...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] as number) : null;
   return {
     split,
+    commitConfidence: commitConfidence ?? "default",
     trials: ts.length,
     committedShare: ts.length ? committed / ts.length : 0,
     /** For unknown-language trials: share that the detector tagged with one of its languages. */
@@ -269,9 +281,14 @@ const results = {
   weightsBytes: readFileSync(modelPath).length,
   accuracy: splits.map(evalSplit),
   unknown: ["unknown_test", "human_unknown"].map(evalSplit),
-  timeToDecision: ["test", "heldout_synth", "human_test", "unknown_test", "human_unknown"].map(
-    timeToDecision,
+  timeToDecision: ["test", "heldout_synth", "human_test", "unknown_test", "human_unknown"].map((s) =>
+    timeToDecision(s),
   ),
+  /** What raising the commit threshold trades: fewer commitments against fewer unknown-language tags. */
+  threshold: [0.75, 0.85, 0.9, 0.95].map((th) => ({
+    commitConfidence: th,
+    splits: ["test", "human_test", "unknown_test", "human_unknown"].map((sp) => timeToDecision(sp, th)),
+  })),
   fusion: ["test", "human_test"].map(fusion),
   bench: bench(),
 };
@@ -315,15 +332,37 @@ for (const s of results.accuracy.filter((x) => ["test", "human_test"].includes(x
   for (const [truth, row] of Object.entries(h?.confusion ?? {}))
     md.push(`| ${truth} | ${labels.map((l) => row[l] ?? 0).join(" | ")} |`);
 }
+for (const s of results.accuracy.filter((x) => ["test", "heldout_synth", "human_test"].includes(x.split))) {
+  const per = Object.entries(s.horizons[2]?.perVariant ?? {}).sort(([, a], [, b]) => a.accuracy - b.accuracy);
+  md.push(
+    "",
+    `Per voice at 3 s, ${s.split} (espeak-ng variant, or speaker), worst first: ${per
+      .map(([v, x]) => `${v} ${pct(x.accuracy)} (${x.n})`)
+      .join(", ")}`,
+  );
+}
 md.push(
   "",
-  "| time to first commit (full detector) | trials | committed | correct when committed | unknown language tagged as one of ours | median speech s | median audio s |",
+  "| time to first commit (full detector, default threshold) | trials | committed | correct when committed | unknown language tagged as one of ours | median speech s | median audio s |",
   "|---|---|---|---|---|---|---|",
 );
 for (const t of results.timeToDecision)
   md.push(
     `| ${t.split} | ${t.trials} | ${pct(t.committedShare)} | ${pct(t.correctWhenCommitted)} | ${t.split.includes("unknown") ? pct(t.falseAcceptShare) : "-"} | ${t.medianSpeechSecondsToCommit ?? "-"} | ${t.medianAudioSecondsToCommit ?? "-"} |`,
   );
+md.push(
+  "",
+  "Commit threshold (detector `commitConfidence`): share of trials committed, correct when committed; for unknown languages, share tagged as one of ours:",
+  "",
+  "| threshold | test committed | test correct | human_test committed | human_test correct | unknown_test tagged | human_unknown tagged |",
+  "|---|---|---|---|---|---|---|",
+);
+for (const t of results.threshold) {
+  const [a, b, c, d] = t.splits;
+  md.push(
+    `| ${t.commitConfidence} | ${pct(a?.committedShare)} | ${pct(a?.correctWhenCommitted)} | ${pct(b?.committedShare)} | ${pct(b?.correctWhenCommitted)} | ${pct(c?.falseAcceptShare)} | ${pct(d?.falseAcceptShare)} |`,
+  );
+}
 md.push(
   "",
   "| fused decision (scripted transcripts) | chunks | all chunks | after first transcript accepted | text LID per sentence |",
