@@ -38,7 +38,7 @@ export interface AcousticDetectorOptions {
   decisionIntervalSeconds?: number;
   /** Speech (seconds) needed before a first commitment. Default 1.5. */
   minSpeechSeconds?: number;
-  /** Posterior needed to commit. Default 0.75. */
+  /** Posterior needed to commit. Default 0.9 (tools/lid/README.md: what lower values trade). */
   commitConfidence?: number;
   /** Posterior a rival needs, `switchDecisions` decisions in a row, to replace the committed language. */
   switchConfidence?: number;
@@ -92,7 +92,7 @@ export class AcousticLanguageDetector implements LanguageDetector {
       Math.round((options.decisionIntervalSeconds ?? 0.5) * stepsPerSecond),
     );
     this.minSteps = Math.round((options.minSpeechSeconds ?? 1.5) * stepsPerSecond);
-    this.commitConfidence = options.commitConfidence ?? 0.75;
+    this.commitConfidence = options.commitConfidence ?? 0.9;
     this.switchConfidence = options.switchConfidence ?? 0.7;
     this.switchDecisions = options.switchDecisions ?? 4;
     this.allowed = this.labels.map(() => true);
