@@ -33,6 +33,15 @@ def mel_index(hz: np.ndarray) -> np.ndarray:
     """Fractional band index of a frequency (band b is centred at BAND_HZ[b])."""
     return (_mel(hz) - _MLO) / (_MHI - _MLO) * (_NB + 1) - 1
 
+def read_bands(z: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """z[..., b] replaced by z read at fractional band src[b] (linear interpolation, clamped to the edges)."""
+    src = np.clip(src, 0, z.shape[-1] - 1)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, z.shape[-1] - 1)
+    fr = (src - lo).astype(np.float32)
+    return z[..., lo] * (1 - fr) + z[..., hi] * fr
+
+
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "unit", "detect", "model-fixture.json")
 
 
@@ -223,11 +232,7 @@ def main() -> None:
             grid = np.arange(data.dim, dtype=np.float32)
             for i in range(args.batch):
                 a = float(rng.uniform(1 - args.warp, 1 + args.warp))
-                src = np.clip((grid - data.dim / 2) * a + data.dim / 2, 0, data.dim - 1)
-                lo = np.floor(src).astype(int)
-                hi = np.minimum(lo + 1, data.dim - 1)
-                fr = (src - lo).astype(np.float32)
-                Zr[i] = Zr[i][..., lo] * (1 - fr) + Zr[i][..., hi] * fr
+                Zr[i] = read_bands(Zr[i], (grid - data.dim / 2) * a + data.dim / 2)
         if args.fwarp > 1:
             # Vocal-tract / voice-variant perturbation: scale every frequency by a (formants move together, as in
             # espeak-ng's variant files that scale formants by up to 1.45). Band b then reads the energy that
@@ -235,11 +240,7 @@ def main() -> None:
             Zr = Z.reshape(args.batch, L, len(OFFSETS), data.dim)
             for i in range(args.batch):
                 a = float(np.exp(rng.uniform(-np.log(args.fwarp), np.log(args.fwarp))))
-                src = np.clip(mel_index(BAND_HZ / a), 0, data.dim - 1)
-                lo = np.floor(src).astype(int)
-                hi = np.minimum(lo + 1, data.dim - 1)
-                fr = (src - lo).astype(np.float32)
-                Zr[i] = Zr[i][..., lo] * (1 - fr) + Zr[i][..., hi] * fr
+                Zr[i] = read_bands(Zr[i], mel_index(BAND_HZ / a))
         Z += rng.standard_normal(Z.shape).astype(np.float32) * 0.05
         loss, g = step(p, Z, M, np.array(ys), 0.05)
         lr = 2e-3 * 0.5 * (1 + np.cos(np.pi * it / args.steps))
