@@ -11,6 +11,7 @@ export const CONFIG_DEFAULTS = {
   MAX_FRAME_MS: 1000,
   DISCONNECT_GRACE_MS: 5000,
   SUPPORTED_LANGUAGES: "en-US,es-ES,fr-FR,de-DE,it-IT,pt-BR,nl-NL",
+  ACOUSTIC_COMMIT_PERCENT: 90,
   LOG_LEVEL: "info",
   BATCH_MS: 100,
   OUTBOX_MAX_SECONDS: 60,
@@ -38,6 +39,8 @@ export interface Config {
   maxFrameMs: number;
   disconnectGraceMs: number;
   supportedLanguages: string[];
+  /** Posterior (0-1) the acoustic detector needs before it tags a channel as not provisional. */
+  acousticCommitConfidence: number;
   logLevel: "debug" | "info" | "warn" | "error";
   /** Connect base URL of the transcription service; null: audio is received and metered, not forwarded. */
   transcriptionUrl: string | null;
@@ -81,6 +84,7 @@ const EnvSchema = v.looseObject({
   SUPPORTED_LANGUAGES: v.optional(
     v.pipe(v.string(), v.regex(/^[a-z]{2,3}-[A-Za-z]{2,3}(,[a-z]{2,3}-[A-Za-z]{2,3})*$/)),
   ),
+  ACOUSTIC_COMMIT_PERCENT: numberFrom("ACOUSTIC_COMMIT_PERCENT", 50, 99),
   LOG_LEVEL: v.optional(v.picklist(["debug", "info", "warn", "error"])),
   TRANSCRIPTION_URL: v.optional(
     v.union([v.literal(""), v.pipe(v.string(), v.url("TRANSCRIPTION_URL must be a URL"))]),
@@ -155,6 +159,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       maxFrameMs: e.MAX_FRAME_MS ?? CONFIG_DEFAULTS.MAX_FRAME_MS,
       disconnectGraceMs: e.DISCONNECT_GRACE_MS ?? CONFIG_DEFAULTS.DISCONNECT_GRACE_MS,
       supportedLanguages: list(e.SUPPORTED_LANGUAGES ?? CONFIG_DEFAULTS.SUPPORTED_LANGUAGES),
+      acousticCommitConfidence: (e.ACOUSTIC_COMMIT_PERCENT ?? CONFIG_DEFAULTS.ACOUSTIC_COMMIT_PERCENT) / 100,
       logLevel: e.LOG_LEVEL ?? CONFIG_DEFAULTS.LOG_LEVEL,
       transcriptionUrl: e.TRANSCRIPTION_URL ? e.TRANSCRIPTION_URL.replace(/\/+$/, "") : null,
       batchMs: e.BATCH_MS ?? CONFIG_DEFAULTS.BATCH_MS,

@@ -171,7 +171,8 @@ export class CallSession extends DurableObject<Env> {
         flushTimeoutMs: c.closeFlushTimeoutMs,
         giveUpAfterMs: GIVE_UP_AFTER_MS,
         supportedLanguages: c.supportedLanguages,
-        detector: (candidates) => createAcousticDetector({ candidates }),
+        detector: (candidates) =>
+          createAcousticDetector({ candidates, commitConfidence: c.acousticCommitConfidence }),
         text: new TinyldTextIdentifier(),
       },
       channels,

@@ -52,4 +52,20 @@ describe("configuration", () => {
     expect(oauth.ok && oauth.config.transcriptionOAuth).toMatchObject({ clientId: "id", scope: undefined });
     expect(parseConfig({ ...base, TRANSCRIPTION_URL: "not a url" })).toMatchObject({ ok: false });
   });
+
+  it("reads the acoustic commit threshold as a percentage", () => {
+    const base = { AUDIOHOOK_API_KEY: "a", AUDIOHOOK_CLIENT_SECRET: "" };
+    const byDefault = parseConfig(base);
+    expect(byDefault.ok && byDefault.config.acousticCommitConfidence).toBe(0.9);
+    const lower = parseConfig({ ...base, ACOUSTIC_COMMIT_PERCENT: "75" });
+    expect(lower.ok && lower.config.acousticCommitConfidence).toBe(0.75);
+    expect(parseConfig({ ...base, ACOUSTIC_COMMIT_PERCENT: "100" })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/ACOUSTIC_COMMIT_PERCENT must be at most 99/),
+    });
+    expect(parseConfig({ ...base, ACOUSTIC_COMMIT_PERCENT: "0.9" })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/ACOUSTIC_COMMIT_PERCENT must be an integer/),
+    });
+  });
 });

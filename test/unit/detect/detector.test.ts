@@ -52,6 +52,29 @@ describe("AcousticLanguageDetector", () => {
     expect(b.posteriors()).toEqual(a.posteriors());
   });
 
+  it("commits only once a posterior reaches its threshold", () => {
+    const x = repeat(speechClip("speech-es"), 3);
+    /** Feeds x; returns the highest provisional posterior seen and the first committed estimate. */
+    const feed = (commitConfidence: number) => {
+      const det = new AcousticLanguageDetector(bundledModel(), { commitConfidence });
+      let best = 0;
+      for (let i = 0; i < x.length; i += 400) {
+        det.push(x.subarray(i, i + 400));
+        const c = det.current();
+        if (!c.provisional) return { best, committed: c };
+        best = Math.max(best, c.confidence);
+      }
+      return { best, committed: null };
+    };
+    const never = feed(2); // an impossible bar: learn the highest posterior this speech reaches
+    expect(never.committed).toBeNull();
+    expect(never.best).toBeGreaterThan(0.5);
+    const below = feed(never.best * 0.999);
+    expect(below.committed?.language).toBe("es-ES");
+    expect(below.committed?.confidence).toBeGreaterThanOrEqual(never.best * 0.999);
+    if (never.best < 1) expect(feed((never.best + 1) / 2).committed).toBeNull();
+  });
+
   it("tags Spanish then French speech, switching once, with the candidate set narrowed", () => {
     const det = new AcousticLanguageDetector(bundledModel(), { candidates: ["es-ES", "fr-FR"] });
     const tags = run(det, concat(repeat(speechClip("speech-es"), 3), repeat(speechClip("speech-fr"), 5)));
