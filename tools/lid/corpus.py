@@ -247,9 +247,10 @@ def speed(path: str, factor: float) -> np.ndarray:
 
 
 def extras(w: "Writer", stages: set[str] = EXTRAS) -> None:
-    """Later additions, with their own seed so that `--extras-only` appends exactly what a full run makes:
+    """Later additions with seeds of their own, so that `--extras-only` appends what a full run makes:
     KTuberling's speakers, and speed-perturbed copies (x0.85-0.93 or x1.07-1.15) of all real training speech
-    (marked `perturb`, so training can leave them out); and mobile-codec copies (`codec`)."""
+    (marked `perturb`, so training can leave them out), which share a seed (run them together); and
+    mobile-codec copies (`codec`), seeded apart."""
     rng = np.random.default_rng(11)
     kt = ktuberling_sources()
     for label, f, src, voice, name, split in kt if "ktuberling" in stages else []:
