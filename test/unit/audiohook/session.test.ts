@@ -7,6 +7,7 @@ import {
   acknowledgeClose,
   disconnect,
   type Effect,
+  type Endpoint,
   initialState,
   onAudio,
   onMessage,
@@ -47,13 +48,13 @@ const OPEN = {
   language: "en-US",
 };
 
+/** A session before `open`, as the worker creates it for an upgrade to `endpoint`. */
+function fresh(endpoint: Endpoint = "monitor"): SessionState {
+  return initialState({ sessionId: SESSION, organizationId: ORG, correlationId: SESSION, endpoint });
+}
+
 function opened(): SessionState {
-  const start = initialState({
-    sessionId: SESSION,
-    organizationId: ORG,
-    correlationId: SESSION,
-    endpoint: "transcription",
-  });
+  const start = fresh("transcription");
   return onMessage(start, msg("open", 1, OPEN), LIMITS).state;
 }
 
@@ -74,12 +75,7 @@ describe("durations", () => {
 
 describe("protocol state machine", () => {
   it("answers open with opened echoing the chosen offer, and starts the call", () => {
-    const start = initialState({
-      sessionId: SESSION,
-      organizationId: ORG,
-      correlationId: SESSION,
-      endpoint: "monitor",
-    });
+    const start = fresh();
     const t = onMessage(start, msg("open", 1, { ...OPEN, supportedLanguages: true }), LIMITS);
     const [openedMsg] = sends(t.effects);
     expect(openedMsg).toEqual({
@@ -99,12 +95,7 @@ describe("protocol state machine", () => {
   });
 
   it("marks a probe (all-zero conversation id)", () => {
-    const start = initialState({
-      sessionId: SESSION,
-      organizationId: ORG,
-      correlationId: SESSION,
-      endpoint: "monitor",
-    });
+    const start = fresh();
     const t = onMessage(
       start,
       msg("open", 1, { ...OPEN, conversationId: "00000000-0000-0000-0000-000000000000" }),
@@ -180,12 +171,7 @@ describe("protocol state machine", () => {
     const pause = requestFlow(opened(), "pause");
     expect(sends(pause.effects)[0]).toMatchObject({ type: "pause", seq: 2, clientseq: 1, parameters: {} });
     expect(sends(requestFlow(pause.state, "resume").effects)[0]).toMatchObject({ type: "resume", seq: 3 });
-    const start = initialState({
-      sessionId: SESSION,
-      organizationId: ORG,
-      correlationId: SESSION,
-      endpoint: "monitor",
-    });
+    const start = fresh();
     expect(requestFlow(start, "pause").effects).toEqual([]);
   });
 
@@ -198,12 +184,7 @@ describe("protocol state machine", () => {
   });
 
   it("messages before open are refused, close before open is answered", () => {
-    const start = initialState({
-      sessionId: SESSION,
-      organizationId: ORG,
-      correlationId: SESSION,
-      endpoint: "monitor",
-    });
+    const start = fresh();
     expect(sends(onMessage(start, msg("ping", 1), LIMITS).effects)[0]).toMatchObject({
       type: "disconnect",
       parameters: { info: "ping before open" },
