@@ -153,12 +153,13 @@ def read_wav_bytes(b: bytes) -> tuple[np.ndarray, int]:
     return np.frombuffer(b[i : i + 2 * n], dtype="<i2").astype(np.float64), sr
 
 
-def decode_file(path: str) -> np.ndarray:
-    r = subprocess.run(
-        ["sox", path, "-t", "raw", "-r", "8000", "-c", "1", "-e", "signed", "-b", "16", "-"],
-        capture_output=True,
-        check=True,
-    )
+# sox arguments for 8 kHz mono 16-bit raw PCM, the corpus's working format.
+RAW8K = ["-t", "raw", "-r", "8000", "-c", "1", "-e", "signed", "-b", "16"]
+
+
+def decode_file(path: str, *effects: str) -> np.ndarray:
+    """Any audio file sox reads -> 8 kHz mono samples, after optional sox effects (e.g. "speed", "0.9")."""
+    r = subprocess.run(["sox", path, *RAW8K, "-", *effects], capture_output=True, check=True)
     return np.frombuffer(r.stdout, dtype="<i2").astype(np.float64)
 
 
@@ -236,16 +237,6 @@ def ktuberling_sources() -> list[tuple[str, str, str, str, str, str]]:
     return out
 
 
-def speed(path: str, factor: float) -> np.ndarray:
-    """Kaldi-style speed perturbation: tempo, pitch and formants move together, a new 'speaker'."""
-    r = subprocess.run(
-        ["sox", path, "-t", "raw", "-r", "8000", "-c", "1", "-e", "signed", "-b", "16", "-", "speed", f"{factor:.3f}"],
-        capture_output=True,
-        check=True,
-    )
-    return np.frombuffer(r.stdout, dtype="<i2").astype(np.float64)
-
-
 def extras(w: "Writer", stages: set[str] = EXTRAS) -> None:
     """Later additions with seeds of their own, so that `--extras-only` appends what a full run makes:
     KTuberling's speakers, and speed-perturbed copies (x0.85-0.93 or x1.07-1.15) of all real training speech
@@ -266,7 +257,8 @@ def extras(w: "Writer", stages: set[str] = EXTRAS) -> None:
         if split != "human_train":
             continue
         factor = float(rng.uniform(0.85, 0.93) if rng.random() < 0.5 else rng.uniform(1.07, 1.15))
-        x = speed(f, factor)
+        # Kaldi-style speed perturbation: tempo, pitch and formants move together, a new "speaker".
+        x = decode_file(f, "speed", f"{factor:.3f}")
         if len(x) < 4000:
             continue
         w.add(telephone(x, 8000, rng, augment=True),
@@ -285,11 +277,9 @@ def codec(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     pcm = np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes()
     kind = "gsm" if rng.random() < 0.4 else "amr-nb"
     opts = [] if kind == "gsm" else ["-C", str(int(rng.integers(0, 8)))]
-    raw = ["-t", "raw", "-r", "8000", "-c", "1", "-e", "signed", "-b", "16"]
     with tempfile.NamedTemporaryFile(suffix="." + kind) as tmp:
-        subprocess.run(["sox", *raw, "-", *opts, tmp.name], input=pcm, check=True, capture_output=True)
-        out = subprocess.run(["sox", tmp.name, *raw, "-"], check=True, capture_output=True).stdout
-    return np.frombuffer(out, dtype="<i2").astype(np.float64), kind if kind == "gsm" else f"amr-nb {opts[1]}"
+        subprocess.run(["sox", *RAW8K, "-", *opts, tmp.name], input=pcm, check=True, capture_output=True)
+        return decode_file(tmp.name), kind if kind == "gsm" else f"amr-nb {opts[1]}"
 
 
 def codec_copies(w: "Writer", kt: list[tuple[str, str, str, str, str, str]]) -> None:

@@ -90,14 +90,26 @@ function posteriorsAt(pcm: Int16Array): (Float64Array | null)[] {
 const argmax = (p: Float64Array): number => p.reduce((b, v, i, a) => (v > (a[b] as number) ? i : b), 0);
 type Confusion = Record<string, Record<string, number>>;
 
+type Tally = Record<string, { n: number; correct: number }>;
+
+function tally(t: Tally, key: string, ok: boolean): void {
+  const e = t[key] ?? { n: 0, correct: 0 };
+  e.n++;
+  if (ok) e.correct++;
+  t[key] = e;
+}
+
+const withAccuracy = (t: Tally) =>
+  Object.fromEntries(Object.entries(t).map(([k, v]) => [k, { ...v, accuracy: v.correct / v.n }]));
+
 function evalSplit(split: string) {
   const ts = trials(split);
   const res = HORIZONS.map((h) => ({
     seconds: h,
     n: 0,
     correct: 0,
-    perLanguage: {} as Record<string, { n: number; correct: number }>,
-    perVariant: {} as Record<string, { n: number; correct: number }>,
+    perLanguage: {} as Tally,
+    perVariant: {} as Tally,
     confusion: {} as Confusion,
   }));
   for (const t of ts) {
@@ -110,15 +122,8 @@ function evalSplit(split: string) {
       r.n++;
       const ok = pred === truth || (truth === "und" && pred === "other");
       if (ok) r.correct++;
-      const pl = r.perLanguage[truth] ?? { n: 0, correct: 0 };
-      pl.n++;
-      if (ok) pl.correct++;
-      r.perLanguage[truth] = pl;
-      const variant = t.clips[0]?.variant ?? t.voice;
-      const pv = r.perVariant[variant] ?? { n: 0, correct: 0 };
-      pv.n++;
-      if (ok) pv.correct++;
-      r.perVariant[variant] = pv;
+      tally(r.perLanguage, truth, ok);
+      tally(r.perVariant, t.clips[0]?.variant ?? t.voice, ok);
       const row = r.confusion[truth] ?? {};
       row[pred] = (row[pred] ?? 0) + 1;
       r.confusion[truth] = row;
@@ -131,12 +136,8 @@ function evalSplit(split: string) {
     horizons: res.map((r) => ({
       ...r,
       accuracy: r.n ? r.correct / r.n : null,
-      perLanguage: Object.fromEntries(
-        Object.entries(r.perLanguage).map(([k, v]) => [k, { ...v, accuracy: v.correct / v.n }]),
-      ),
-      perVariant: Object.fromEntries(
-        Object.entries(r.perVariant).map(([k, v]) => [k, { ...v, accuracy: v.correct / v.n }]),
-      ),
+      perLanguage: withAccuracy(r.perLanguage),
+      perVariant: withAccuracy(r.perVariant),
     })),
   };
 }

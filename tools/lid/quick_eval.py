@@ -77,7 +77,6 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for path in args.models:
         p = dict(np.load(path))
-        T.H2 = p["W2"].shape[1]
         cells = [os.path.basename(path)]
         for split in ("test", "heldout_synth"):
             r = accuracy(p, data, singles(data, split, "variant"))

@@ -180,7 +180,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     data = Data(args.data)
     if args.export_from:
-        export({k: v for k, v in np.load(args.export_from).items()}, data, args.out, args.fixture)
+        export(dict(np.load(args.export_from)), data, args.out, args.fixture)
         return
     train_splits = {"train", "other_train"} | (set() if args.exclude_human else {"human_train"})
     excluded = set(filter(None, args.exclude_source.split(",")))
