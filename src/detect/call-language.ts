@@ -2,7 +2,13 @@
 // decision (engine result > transcript text > configured language > acoustic), so every forwarded
 // chunk carries a tag, a confidence and whether the tag is still provisional.
 
-import { type DecisionState, type Evidence, initialDecisionState, next } from "./decision.js";
+import {
+  type DecisionState,
+  type Evidence,
+  initialDecisionState,
+  next,
+  restoreDecisionState,
+} from "./decision.js";
 import type { LanguageDetector } from "./detector.js";
 import { UNDETERMINED } from "./detector.js";
 import type { TextLanguageIdentifier } from "./text.js";
@@ -36,8 +42,13 @@ export class CallLanguage {
     saved?: Record<string, DecisionState>,
   ) {
     for (const channel of options.channels) {
-      let state = saved?.[channel] ?? initialDecisionState(options.configured);
-      if (!saved?.[channel]) state = next(state, { kind: "candidates", languages: options.candidates });
+      const stored = saved?.[channel];
+      const state = stored
+        ? restoreDecisionState(stored)
+        : next(initialDecisionState(options.configured), {
+            kind: "candidates",
+            languages: options.candidates,
+          });
       this.decisions.set(channel, state);
       if (options.detector) this.detectors.set(channel, options.detector(options.candidates));
     }
@@ -78,7 +89,7 @@ export class CallLanguage {
     }
     const words = result.text.replace(ANNOTATION, " ").trim();
     const text = words && this.options.text?.identify(words, this.options.candidates);
-    if (text) this.apply(channel, { kind: "text", language: text.language, confidence: text.confidence });
+    if (text) this.apply(channel, { kind: "text", ...text });
   }
 
   /** Plain JSON for storage: the decisions survive eviction (the detectors start over). */

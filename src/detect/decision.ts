@@ -2,6 +2,11 @@
 // the transcription engine's language for an utterance, the language of the transcript text, the
 // configured language, the acoustic detector. A pure state machine: `next(state, evidence)` returns the
 // new state; `LanguageDecision` wraps it for callers that prefer an object.
+//
+// Transcript text is weighed, not voted: each transcript adds its log-posteriors to a running sum in
+// which older transcripts count `textDecay` as much per newer one, and the acoustic posteriors break
+// ties. One misread sentence therefore cannot move an opinion that several sentences built, while two
+// clear ones can, and the first transcript of a call is read together with what the audio says.
 
 import type { LanguageEstimate } from "./detector.js";
 import { UNDETERMINED } from "./detector.js";
@@ -18,8 +23,9 @@ export interface FusedLanguage {
 export type Evidence =
   /** The engine's language for one utterance (confidence absent: engine did not say, taken as 0.9). */
   | { kind: "engine"; language: string; confidence?: number }
-  /** The language of a transcript's text, from a text identifier (see text.ts). */
-  | { kind: "text"; language: string; confidence: number }
+  /** The language of a transcript's text, from a text identifier (see text.ts). Without `scores`,
+   * `language` is taken at `confidence` and every other language as excluded. */
+  | { kind: "text"; language: string; confidence: number; scores?: Readonly<Record<string, number>> }
   /** The call's configured language (open/update/customConfig); null clears it. */
   | { kind: "configured"; language: string | null; confidence?: number }
   /** The acoustic detector's current estimate. */
@@ -30,23 +36,27 @@ export type Evidence =
 export interface DecisionPolicy {
   /** An engine result below this confidence is ignored. */
   engineMinConfidence: number;
-  /** A text result below this confidence is ignored. */
-  textMinConfidence: number;
-  /** Consecutive agreeing text results needed to move the text opinion to another language. */
-  textSwitchCount: number;
-  /** A single text result sets the first text opinion only at this confidence (or with acoustic support). */
-  textFirstConfidence: number;
+  /** Weight of an earlier transcript, per later one, in the text evidence (0: only the last counts). */
+  textDecay: number;
+  /** A transcript never counts a language as less likely than this (one sentence is never proof). */
+  textFloorProbability: number;
+  /** Weight of the acoustic log-posteriors beside the text evidence. */
+  textAcousticWeight: number;
+  /** The text opinion is final (not provisional), and outranks a configured language, from this. */
+  textCommitConfidence: number;
   /** Default confidence of a configured language. */
   configuredConfidence: number;
   /** The acoustic estimate replaces a configured language only above this confidence and above it. */
   acousticOverrideConfidence: number;
 }
 
+/** Tuned on the validation split's scripted transcripts (tools/lid/README.md, "Fusion"). */
 export const DEFAULT_POLICY: DecisionPolicy = {
   engineMinConfidence: 0.5,
-  textMinConfidence: 0.55,
-  textSwitchCount: 2,
-  textFirstConfidence: 0.8,
+  textDecay: 0.6,
+  textFloorProbability: 1e-3,
+  textAcousticWeight: 0.5,
+  textCommitConfidence: 0.8,
   configuredConfidence: 0.9,
   acousticOverrideConfidence: 0.97,
 };
@@ -56,13 +66,20 @@ interface Opinion {
   confidence: number;
 }
 
+/** Decayed sums of log-posteriors over the transcripts so far. */
+export interface TextEvidence {
+  /** By language (the candidate spelling). */
+  log: Record<string, number>;
+  /** The sum for a language no transcript has named yet (each counted it at the floor). */
+  floor: number;
+}
+
 export interface DecisionState {
   candidates: readonly string[] | null;
   engine: Opinion | null;
-  text: Opinion | null;
-  textPending: Opinion & { count: number };
+  text: TextEvidence | null;
   configured: Opinion | null;
-  acoustic: (Opinion & { provisional: boolean }) | null;
+  acoustic: (Opinion & { provisional: boolean; posteriors?: Readonly<Record<string, number>> }) | null;
   decision: FusedLanguage;
 }
 
@@ -74,7 +91,6 @@ export function initialDecisionState(
     candidates: null,
     engine: null,
     text: null,
-    textPending: { language: UNDETERMINED, confidence: 0, count: 0 },
     configured: configured ? { language: configured, confidence: policy.configuredConfidence } : null,
     acoustic: null,
     decision: { language: UNDETERMINED, confidence: 0, provisional: true, source: "none" },
@@ -92,13 +108,69 @@ function inCandidates(tag: string, candidates: readonly string[] | null): string
   return exact ?? candidates.find((c) => primary(c) === primary(tag)) ?? null;
 }
 
+/** The posterior `posteriors` gives a tag, matched by primary language; undefined if it has none. */
+function posteriorOf(
+  posteriors: Readonly<Record<string, number>> | undefined,
+  tag: string,
+): number | undefined {
+  if (!posteriors) return undefined;
+  if (tag in posteriors) return posteriors[tag];
+  const key = Object.keys(posteriors).find((k) => primary(k) === primary(tag));
+  return key === undefined ? undefined : posteriors[key];
+}
+
+/**
+ * The text evidence, with the acoustic posteriors beside it, as one opinion (softmax of the sums) over
+ * every language in play: those a transcript named, those the audio weighed, the configured one.
+ */
+function textOpinion(s: DecisionState, p: DecisionPolicy): Opinion | null {
+  if (!s.text) return null;
+  const acoustic = s.acoustic?.posteriors;
+  const tags = new Set(Object.keys(s.text.log));
+  for (const tag of Object.keys(acoustic ?? {})) {
+    if (![...tags].some((t) => primary(t) === primary(tag))) tags.add(tag);
+  }
+  const configured = s.configured?.language;
+  if (configured && ![...tags].some((t) => primary(t) === primary(configured))) tags.add(configured);
+  const scored: [string, number][] = [];
+  for (const tag of tags) {
+    const spelled = inCandidates(tag, s.candidates);
+    if (!spelled || spelled === UNDETERMINED) continue;
+    const a = posteriorOf(acoustic, tag);
+    const text = s.text.log[tag] ?? s.text.floor;
+    scored.push([spelled, text + (a === undefined ? 0 : p.textAcousticWeight * Math.log(Math.max(a, 1e-4)))]);
+  }
+  if (scored.length === 0) return null;
+  let [best, top] = scored[0] as [string, number];
+  for (const [tag, v] of scored) if (v > top) [best, top] = [tag, v];
+  // The remainder counts too: a language no evidence named (it matters when a transcript came bare); the
+  // audio's share for it is what its posteriors leave over.
+  let remainder = s.text.floor;
+  if (acoustic) {
+    let named = 0;
+    for (const tag of tags) named += posteriorOf(acoustic, tag) ?? 0;
+    remainder += p.textAcousticWeight * Math.log(Math.max(1 - named, 1e-4));
+  }
+  let z = Math.exp(remainder - top);
+  for (const [, v] of scored) z += Math.exp(v - top);
+  return { language: best, confidence: 1 / z };
+}
+
 function fuse(s: DecisionState, p: DecisionPolicy): FusedLanguage {
   if (s.engine) return { ...s.engine, provisional: false, source: "engine" };
-  if (s.text) return { ...s.text, provisional: false, source: "text" };
   const a = s.acoustic;
   const acousticFirm = a !== null && !a.provisional && a.language !== UNDETERMINED;
+  const text = textOpinion(s, p);
+  const textFirm = text !== null && text.confidence >= p.textCommitConfidence;
+  // A weak text opinion is still the best guess when nothing is configured, or once text has led (one
+  // contrary transcript must not hand the tag back to configuration), but it is provisional.
+  const textLed = s.decision.source === "text";
+  if (text && (textFirm || !s.configured || textLed))
+    return { ...text, provisional: !textFirm, source: "text" };
   if (s.configured) {
-    const agrees = acousticFirm && primary(a.language) === primary(s.configured.language);
+    const agrees =
+      (acousticFirm && primary(a.language) === primary(s.configured.language)) ||
+      (text !== null && primary(text.language) === primary(s.configured.language));
     const overrides =
       acousticFirm &&
       !agrees &&
@@ -113,6 +185,39 @@ function fuse(s: DecisionState, p: DecisionPolicy): FusedLanguage {
   return { language: UNDETERMINED, confidence: a?.confidence ?? 0, provisional: true, source: "none" };
 }
 
+/**
+ * One transcript added to the decayed sums. `rest` is the probability of a language the transcript does
+ * not name (0 when it scored every language it could: then the floor applies).
+ */
+function addTranscript(
+  prior: TextEvidence | null,
+  scores: Readonly<Record<string, number>>,
+  rest: number,
+  p: DecisionPolicy,
+): TextEvidence {
+  const floor = Math.log(p.textFloorProbability);
+  const weigh = (q: number) => Math.max(floor, Math.log(q));
+  const decayedFloor = prior ? p.textDecay * prior.floor : 0;
+  const log: Record<string, number> = {};
+  for (const tag of new Set([...Object.keys(prior?.log ?? {}), ...Object.keys(scores)])) {
+    const before = prior?.log[tag] !== undefined ? p.textDecay * (prior.log[tag] as number) : decayedFloor;
+    log[tag] = before + weigh(scores[tag] ?? rest);
+  }
+  return { log, floor: decayedFloor + weigh(rest) };
+}
+
+/**
+ * A state stored by an earlier version, brought to this one: before 2026-11-28 the text opinion was a
+ * single language and confidence (and a `textPending` counter); it becomes one transcript's evidence.
+ */
+export function restoreDecisionState(saved: DecisionState, policy = DEFAULT_POLICY): DecisionState {
+  const legacy = saved.text as unknown as (Opinion & { log?: undefined }) | null;
+  if (!legacy || legacy.log !== undefined) return saved;
+  const { textPending: _dropped, ...rest } = saved as DecisionState & { textPending?: unknown };
+  const text = addTranscript(null, { [legacy.language]: legacy.confidence }, 1 - legacy.confidence, policy);
+  return { ...rest, text };
+}
+
 export function next(state: DecisionState, e: Evidence, policy = DEFAULT_POLICY): DecisionState {
   let s = state;
   switch (e.kind) {
@@ -125,30 +230,15 @@ export function next(state: DecisionState, e: Evidence, policy = DEFAULT_POLICY)
     }
     case "text": {
       const lang = inCandidates(e.language, s.candidates);
-      if (!lang || lang === UNDETERMINED || e.confidence < policy.textMinConfidence) break;
-      if (s.text && primary(s.text.language) === primary(lang)) {
-        s = {
-          ...s,
-          text: { language: s.text.language, confidence: e.confidence },
-          textPending: { ...s.textPending, count: 0 },
-        };
-        break;
+      if (!lang || lang === UNDETERMINED) break;
+      const scores: Record<string, number> = {};
+      for (const [tag, q] of Object.entries(e.scores ?? { [e.language]: e.confidence })) {
+        const spelled = inCandidates(tag, s.candidates);
+        if (spelled && spelled !== UNDETERMINED) scores[spelled] = Math.max(scores[spelled] ?? 0, q);
       }
-      const count = primary(s.textPending.language) === primary(lang) ? s.textPending.count + 1 : 1;
-      // A first text opinion needs one clear result (or one the acoustic estimate agrees with); moving an
-      // existing one needs `textSwitchCount` agreeing results in a row.
-      const a = s.acoustic;
-      const acousticAgrees = a !== null && !a.provisional && primary(a.language) === primary(lang);
-      const clearFirst = !s.text && (e.confidence >= policy.textFirstConfidence || acousticAgrees);
-      if (clearFirst || count >= policy.textSwitchCount) {
-        s = {
-          ...s,
-          text: { language: lang, confidence: e.confidence },
-          textPending: { language: lang, confidence: 0, count: 0 },
-        };
-      } else {
-        s = { ...s, textPending: { language: lang, confidence: e.confidence, count } };
-      }
+      // A bare result (no scores) leaves its remainder to any other language, as if to the runner-up.
+      const rest = e.scores ? 0 : 1 - e.confidence;
+      s = { ...s, text: addTranscript(s.text, scores, rest, policy) };
       break;
     }
     case "configured":
@@ -161,12 +251,8 @@ export function next(state: DecisionState, e: Evidence, policy = DEFAULT_POLICY)
       break;
     case "acoustic": {
       const lang = inCandidates(e.estimate.language, s.candidates);
-      s = {
-        ...s,
-        acoustic: lang
-          ? { language: lang, confidence: e.estimate.confidence, provisional: e.estimate.provisional }
-          : null,
-      };
+      const { confidence, provisional, posteriors } = e.estimate;
+      s = { ...s, acoustic: lang ? { language: lang, confidence, provisional, posteriors } : null };
       break;
     }
     case "candidates":

@@ -14,6 +14,8 @@ export interface LanguageEstimate {
   confidence: number;
   /** True until the detector has committed to a language. */
   provisional: boolean;
+  /** The latest posterior of each candidate language, by the call's spelling (what remains is `other`). */
+  posteriors?: Readonly<Record<string, number>>;
 }
 
 /** What the fused decision needs from any detector; another engine can implement it. */
@@ -77,6 +79,7 @@ export class AcousticLanguageDetector implements LanguageDetector {
   private lastDecisionStep = 0;
   private activeFrames = 0;
   private lastPosteriors: Float64Array | null = null;
+  private lastByTag: Readonly<Record<string, number>> | undefined;
 
   constructor(
     readonly model: LanguageModel,
@@ -124,6 +127,7 @@ export class AcousticLanguageDetector implements LanguageDetector {
     // "other" always stays: it is how a language outside the set is refused rather than mislabelled.
     if (this.otherIndex >= 0) this.allowed[this.otherIndex] = true;
     if (this.committed >= 0 && !this.allowed[this.committed]) this.committed = -1;
+    this.lastByTag = undefined; // keyed by the old set's spellings
   }
 
   push(samples: Int16Array): void {
@@ -150,15 +154,26 @@ export class AcousticLanguageDetector implements LanguageDetector {
         language: this.requested[this.committed] ?? UNDETERMINED,
         confidence: this.committedConfidence,
         provisional: false,
+        posteriors: this.lastByTag,
       };
     }
     if (this.committed === this.otherIndex && this.committed >= 0) {
-      return { language: UNDETERMINED, confidence: this.committedConfidence, provisional: false };
+      return {
+        language: UNDETERMINED,
+        confidence: this.committedConfidence,
+        provisional: false,
+        posteriors: this.lastByTag,
+      };
     }
     const p = this.lastPosteriors;
     let best = 0;
     if (p) for (let i = 0; i < p.length; i++) if ((p[i] as number) > best) best = p[i] as number;
-    return { language: this.fallback, confidence: p ? best : 0, provisional: true };
+    return {
+      language: this.fallback,
+      confidence: p ? best : 0,
+      provisional: true,
+      posteriors: this.lastByTag,
+    };
   }
 
   private computePosteriors(): Float64Array | null {
@@ -182,6 +197,10 @@ export class AcousticLanguageDetector implements LanguageDetector {
     const p = this.computePosteriors();
     if (!p) return;
     this.lastPosteriors = p;
+    const byTag: Record<string, number> = {};
+    for (let i = 0; i < p.length; i++)
+      if (this.allowed[i] && i !== this.otherIndex) byTag[this.requested[i] as string] = p[i] as number;
+    this.lastByTag = byTag;
     let top = 0;
     for (let i = 1; i < p.length; i++) if ((p[i] as number) > (p[top] as number)) top = i;
     const pTop = p[top] as number;

@@ -1,32 +1,141 @@
-// Text language of a transcript, from tinyld's light build (pure JS, ~70 KB, no WASM): the evidence that
-// confirms or corrects the acoustic tag once the engine returns text.
+// Text language of a transcript: the evidence that confirms or corrects the acoustic tag once the engine
+// returns text. A character n-gram naive Bayes over exactly the product's languages (+ `other`), trained by
+// tools/lid/text_train.py. It replaced tinyld's light build: on held-out sentences it scores 98.3 % against
+// 88.0 %, and on a genre it never saw (fortune cookies) 98.4 % against 96.0 % (tools/lid/results).
 
-import { detectAll } from "tinyld/light";
+import { ModelFormatError } from "./model.js";
 
 export interface TextLanguage {
-  /** The candidate tag ("es-MX") when candidates are given, else the ISO 639-1 code ("es"). */
+  /** The candidate tag ("es-MX") when candidates are given, else the model label ("es-ES"). */
   language: string;
+  /** Posterior of `language`. */
   confidence: number;
+  /** Posterior of every language it weighed, by the same spelling as `language` (the rest is `other`). */
+  scores: Record<string, number>;
 }
 
 export interface TextLanguageIdentifier {
   identify(text: string, candidates?: readonly string[] | null): TextLanguage | null;
 }
 
+/** The exported model (src/detect/model/text-ngrams.json). */
+export interface NgramModelJson {
+  orders: number[];
+  labels: string[];
+  /** Log-probability of quantisation level 0, and nats per level. */
+  low: number;
+  step: number;
+  /** Divides summed log-likelihoods so that posteriors are calibrated (fitted on validation text). */
+  temperature: number;
+  /** Per order, every gram of that order concatenated. */
+  grams: string[];
+  /** Per label, one base64 character (a quantisation level) per gram, in `grams` order. */
+  logp: Record<string, string>;
+}
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const OTHER = "other";
 /** Fewer words than this and n-gram text LID is a coin toss: say nothing. */
 const MIN_WORDS = 3;
+const NOT_LETTER = /[^\p{L}\p{M}']/gu;
 
-export class TinyldTextIdentifier implements TextLanguageIdentifier {
+/** Lower case, letters/marks/apostrophes only, single spaces, padded: must match text_train.py `normalize`. */
+export function normalize(text: string): string {
+  const s = text.replace(/’/g, "'").normalize("NFC").toLowerCase();
+  // Astral characters are not letters of our languages; the trainer drops them too.
+  const bmp = s.replace(/[\u{10000}-\u{10FFFF}]/gu, " ");
+  const words = bmp.replace(NOT_LETTER, " ").split(" ").filter(Boolean);
+  return ` ${words.join(" ")} `;
+}
+
+const primary = (tag: string): string => tag.split("-")[0]?.toLowerCase() ?? "";
+
+export class NgramTextIdentifier implements TextLanguageIdentifier {
+  readonly labels: readonly string[];
+  private readonly orders: readonly number[];
+  private readonly index = new Map<string, number>();
+  /** gram-major: table[gram * labels + label] = log P(gram | label). */
+  private readonly table: Float32Array;
+  private readonly temperature: number;
+
+  constructor(json: NgramModelJson) {
+    const { orders, labels, grams, logp } = json;
+    if (
+      !Array.isArray(orders) ||
+      !Array.isArray(labels) ||
+      !Array.isArray(grams) ||
+      grams.length !== orders.length
+    )
+      throw new ModelFormatError("text model: orders, labels and grams must be arrays of matching length");
+    if (!(json.temperature > 0)) throw new ModelFormatError("text model: temperature must be positive");
+    orders.forEach((n, k) => {
+      const all = grams[k] ?? "";
+      if (all.length % n !== 0) throw new ModelFormatError(`text model: order-${n} grams are not ${n} long`);
+      for (let i = 0; i < all.length; i += n) this.index.set(all.slice(i, i + n), this.index.size);
+    });
+    const L = labels.length;
+    this.table = new Float32Array(this.index.size * L);
+    labels.forEach((label, l) => {
+      const codes = logp[label];
+      if (codes?.length !== this.index.size)
+        throw new ModelFormatError(`text model: label ${label} has ${codes?.length ?? 0} values`);
+      for (let g = 0; g < codes.length; g++) {
+        const level = BASE64.indexOf(codes[g] as string);
+        if (level < 0) throw new ModelFormatError(`text model: bad level ${codes[g]}`);
+        this.table[g * L + l] = json.low + json.step * level;
+      }
+    });
+    this.labels = labels;
+    this.orders = orders;
+    this.temperature = json.temperature;
+  }
+
+  /** Summed log-likelihood per label and how many grams matched (the training script's own numbers). */
+  loglik(text: string): { loglik: Float64Array; grams: number } {
+    const t = normalize(text);
+    const L = this.labels.length;
+    const out = new Float64Array(L);
+    let matched = 0;
+    for (const n of this.orders) {
+      for (let i = 0; i + n <= t.length; i++) {
+        const g = this.index.get(t.slice(i, i + n));
+        if (g === undefined) continue;
+        matched++;
+        for (let l = 0; l < L; l++) out[l] = (out[l] as number) + (this.table[g * L + l] as number);
+      }
+    }
+    return { loglik: out, grams: matched };
+  }
+
   identify(text: string, candidates?: readonly string[] | null): TextLanguage | null {
     if (text.trim().split(/\s+/).length < MIN_WORDS) return null;
-    const primaries = candidates?.map((c) => c.split("-")[0]?.toLowerCase() ?? "") ?? null;
-    const results = detectAll(text, primaries ? { only: primaries } : {});
-    const best = results[0];
-    if (!best) return null;
-    const tag = candidates?.find((c) => c.split("-")[0]?.toLowerCase() === best.lang) ?? best.lang;
-    // tinyld's `accuracy` is an unnormalised score: how far the winner leads the runner-up is what we trust.
-    const second = results[1]?.accuracy ?? 0;
-    const sum = best.accuracy + second;
-    return { language: tag, confidence: sum > 0 ? best.accuracy / sum : 0 };
+    const { loglik, grams } = this.loglik(text);
+    if (grams === 0) return null;
+    // The languages weighed: the candidates' labels (or all), plus `other` so foreign text is refused.
+    const spelled = new Map<number, string>();
+    this.labels.forEach((label, l) => {
+      const open = label === OTHER || !candidates || candidates.length === 0;
+      const tag = open ? label : candidates.find((c) => primary(c) === primary(label));
+      if (tag) spelled.set(l, tag);
+    });
+    let max = Number.NEGATIVE_INFINITY;
+    for (const l of spelled.keys()) max = Math.max(max, loglik[l] as number);
+    let z = 0;
+    const p = new Map<number, number>();
+    for (const l of spelled.keys()) {
+      const e = Math.exp(((loglik[l] as number) - max) / this.temperature);
+      p.set(l, e);
+      z += e;
+    }
+    const scores: Record<string, number> = {};
+    let best = "";
+    let bestP = -1;
+    for (const [l, tag] of spelled) {
+      const q = (p.get(l) as number) / z;
+      if (q > bestP) [best, bestP] = [tag, q];
+      if (tag !== OTHER) scores[tag] = q;
+    }
+    if (best === OTHER) return null; // none of our languages: no evidence for any of them
+    return { language: best, confidence: bestP, scores };
   }
 }

@@ -19,8 +19,7 @@ import {
 } from "../audiohook/session";
 import { TOKEN_BROKER_NAME } from "../auth/TokenBroker";
 import { type Config, loadConfig } from "../config";
-import { createAcousticDetector } from "../detect/index";
-import { TinyldTextIdentifier } from "../detect/text";
+import { bundledTextIdentifier, createAcousticDetector } from "../detect/index";
 import type { ForwardError } from "../forward/retry";
 import type { TranscriptResult } from "../gen/langhook/transcription/v1/transcription_pb";
 import { createLogger, type Logger } from "../log";
@@ -173,7 +172,7 @@ export class CallSession extends DurableObject<Env> {
         supportedLanguages: c.supportedLanguages,
         detector: (candidates) =>
           createAcousticDetector({ candidates, commitConfidence: c.acousticCommitConfidence }),
-        text: new TinyldTextIdentifier(),
+        text: bundledTextIdentifier(),
       },
       channels,
     );

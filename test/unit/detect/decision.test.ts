@@ -1,12 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { LanguageDecision } from "../../../src/detect/decision.js";
+import { type DecisionState, LanguageDecision, restoreDecisionState } from "../../../src/detect/decision.js";
 import type { LanguageEstimate } from "../../../src/detect/detector.js";
-import { TinyldTextIdentifier } from "../../../src/detect/text.js";
+import { bundledTextIdentifier } from "../../../src/detect/index.js";
 
-const acoustic = (language: string, confidence: number, provisional = false) => ({
+const acoustic = (
+  language: string,
+  confidence: number,
+  provisional = false,
+  posteriors?: Record<string, number>,
+) => ({
   kind: "acoustic" as const,
-  estimate: { language, confidence, provisional } satisfies LanguageEstimate,
+  estimate: { language, confidence, provisional, posteriors } satisfies LanguageEstimate,
 });
+const text = (language: string, confidence: number) => ({ kind: "text" as const, language, confidence });
 
 describe("LanguageDecision", () => {
   it("starts undetermined and provisional without configuration", () => {
@@ -58,31 +64,32 @@ describe("LanguageDecision", () => {
     expect(d.current().language).toBe("en-US");
   });
 
-  it("text outranks configuration and needs two agreeing transcripts to move (hysteresis)", () => {
+  it("text outranks configuration; one misread transcript cannot move what several built, two can", () => {
     const d = new LanguageDecision("en-US");
-    d.update({ kind: "text", language: "es-ES", confidence: 0.9 });
-    expect(d.current()).toMatchObject({ language: "es-ES", source: "text" });
-    const flips: string[] = [];
-    for (const lang of ["fr-FR", "es-ES", "fr-FR", "es-ES"]) {
-      d.update({ kind: "text", language: lang, confidence: 0.9 });
-      flips.push(d.current().language);
-    }
-    expect(flips).toEqual(["es-ES", "es-ES", "es-ES", "es-ES"]); // alternating noise never flips it
-    d.update({ kind: "text", language: "fr-FR", confidence: 0.9 });
-    d.update({ kind: "text", language: "fr-FR", confidence: 0.9 });
-    expect(d.current().language).toBe("fr-FR"); // a real change does
+    d.update(text("es-ES", 0.95));
+    expect(d.current()).toMatchObject({ language: "es-ES", source: "text", provisional: false });
+    d.update(text("es-ES", 0.95));
+    d.update(text("es-ES", 0.95));
+    d.update(text("fr-FR", 0.95));
+    // Hysteresis: one contrary sentence is not a change (the tag stays, provisional, and stays text's).
+    expect(d.current()).toMatchObject({ language: "es-ES", source: "text", provisional: true });
+    d.update(text("fr-FR", 0.95));
+    expect(d.current()).toMatchObject({ language: "fr-FR", source: "text" }); // a real change moves it
   });
 
-  it("needs a clear first transcript, a second agreeing one, or acoustic support to adopt a text language", () => {
+  it("reads a weak first transcript with the audio: provisional alone, firm with acoustic support", () => {
     const d = new LanguageDecision("en-US");
-    d.update({ kind: "text", language: "pt-BR", confidence: 0.6 });
-    expect(d.current().language).toBe("en-US");
-    d.update({ kind: "text", language: "pt-BR", confidence: 0.6 });
-    expect(d.current()).toMatchObject({ language: "pt-BR", source: "text" });
+    d.update(text("pt-BR", 0.6));
+    expect(d.current()).toMatchObject({ language: "en-US", source: "configured", provisional: true });
+    d.update(acoustic("pt-BR", 0.97, false, { "pt-BR": 0.97, "en-US": 0.01, "es-ES": 0.01 }));
+    expect(d.current()).toMatchObject({ language: "pt-BR", source: "text", provisional: false });
+
     const e = new LanguageDecision(null);
-    e.update(acoustic("pt-BR", 0.8));
-    e.update({ kind: "text", language: "pt-BR", confidence: 0.6 });
-    expect(e.current().source).toBe("text");
+    e.update(text("pt-BR", 0.6));
+    expect(e.current()).toMatchObject({ language: "pt-BR", source: "text", provisional: true });
+    // The same weak text against audio that hears Spanish: the audio tips it.
+    e.update(acoustic("und", 0.7, true, { "pt-BR": 0.05, "es-ES": 0.9 }));
+    expect(e.current().language).toBe("es-ES");
   });
 
   it("maps evidence onto the call's candidate spelling and drops what the set excludes", () => {
@@ -96,13 +103,36 @@ describe("LanguageDecision", () => {
     expect(d.current().source).not.toBe("text");
   });
 
-  it("confirms with real transcript text through tinyld", () => {
-    const text = new TinyldTextIdentifier();
+  it("confirms with real transcript text through the bundled identifier", () => {
+    const identifier = bundledTextIdentifier();
     const d = new LanguageDecision("en-US");
-    const t = text.identify("hola buenos días quiero cambiar la dirección de mi cuenta", ["en-US", "es-ES"]);
-    expect(t?.language).toBe("es-ES");
+    const t = identifier.identify("hola buenos días quiero cambiar la dirección de mi cuenta", [
+      "en-US",
+      "es-MX",
+    ]);
+    expect(t?.language).toBe("es-MX");
     if (t) d.update({ kind: "text", ...t });
-    expect(d.current()).toMatchObject({ language: "es-ES", provisional: false });
-    expect(text.identify("yes ok")).toBeNull();
+    expect(d.current()).toMatchObject({ language: "es-MX", provisional: false });
+    expect(identifier.identify("yes ok")).toBeNull();
+  });
+
+  it("restores a decision stored before text evidence was weighed", () => {
+    const legacy = {
+      candidates: null,
+      engine: null,
+      text: { language: "fr-FR", confidence: 0.9 },
+      textPending: { language: "und", confidence: 0, count: 0 },
+      configured: null,
+      acoustic: null,
+      decision: { language: "fr-FR", confidence: 0.9, provisional: false, source: "text" },
+    } as unknown as DecisionState;
+    const d = new LanguageDecision(null);
+    Object.assign(d, { state: restoreDecisionState(legacy) });
+    expect(d.snapshot()).not.toHaveProperty("textPending");
+    d.update(acoustic("und", 0, true));
+    expect(d.current()).toMatchObject({ language: "fr-FR", source: "text" });
+    d.update(text("de-DE", 0.95));
+    d.update(text("de-DE", 0.95));
+    expect(d.current().language).toBe("de-DE");
   });
 });

@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Train the transcript-text language identifier: character n-gram naive Bayes over our 7 languages + other.
+
+Training text is the train split of the machine's gettext catalogs (the same sentence split as the audio
+corpus: a test sentence is never trained on, in any language). `other` is the catalogs of 15 further
+languages (corpus.OTHER); Russian (corpus.UNKNOWN) stays out to test refusal. A second, genre-held-out
+test set comes from Debian's fortune cookies (quotes, jokes, anecdotes: closer to speech than UI strings;
+en, de, es, it, pt only: Debian has no French or Dutch fortunes).
+
+Exports src/detect/model/text-ngrams.json (see src/detect/text.ts for the format) and a parity fixture
+for the TS test. Writes the evaluation sets to OUT (for tools/lid/eval.ts) and prints accuracies.
+
+usage: python3 tools/lid/text_train.py [--out /work/lid-data/corpus] [--model src/detect/model]
+                                       [--orders 1,2,3,4] [--top 800]
+"""
+
+import argparse
+import collections
+import glob
+import json
+import math
+import os
+import random
+import re
+import sys
+import unicodedata
+
+sys.path.insert(0, os.path.dirname(__file__))
+import corpus  # noqa: E402  (same catalogs, same sentence split as the audio)
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+STEP = 0.25  # nats per quantisation level: 64 levels cover log-probabilities in [LOW, LOW + 16)
+LOW = -18.0
+OTHER = "other"
+FORTUNES = "/usr/share/games/fortunes"
+
+
+def normalize(s: str) -> str:
+    """Lower case, letters (and marks, apostrophes) only, one space between words and at both ends.
+    src/detect/text.ts `normalize` must match this exactly."""
+    s = unicodedata.normalize("NFC", s.replace("’", "'")).lower()
+    chars = [c if (unicodedata.category(c)[0] in "LM" or c == "'") and ord(c) <= 0xFFFF else " " for c in s]
+    return " " + " ".join("".join(chars).split()) + " "
+
+
+def grams(s: str, orders: list[int]) -> list[str]:
+    t = normalize(s)
+    return [t[i : i + n] for n in orders for i in range(len(t) - n + 1) if t[i : i + n].strip()]
+
+
+def label_sentences() -> dict[str, dict[str, str]]:
+    """{label: {msgid: text}} for the 7 languages (as corpus.py builds sentences.json) plus `other`."""
+    sents = corpus.load_sentences()
+    out: dict[str, dict[str, str]] = {}
+    for lab, (_, locs) in corpus.TARGETS.items():
+        out[lab] = {}
+        for loc in reversed(locs or ["en"]):
+            out[lab].update(sents[loc])
+    # `other`: key by locale too, so one msgid in 15 languages does not collapse to one sentence.
+    out[OTHER] = {f"{loc}\t{k}": v for loc in corpus.OTHER for k, v in sents[loc].items()}
+    out["und"] = {f"{loc}\t{k}": v for loc in corpus.UNKNOWN for k, v in sents[loc].items()}
+    return out
+
+
+def split_of(key: str) -> str:
+    return corpus.sentence_split(key.split("\t")[-1])
+
+
+def fortunes(per_label: int = 500) -> dict[str, list[str]]:
+    """Sentences of 4-25 words from the fortune cookies, one set per language Debian has."""
+    files = {
+        "en-US": [f"{FORTUNES}/{n}" for n in (
+            "art computers cookie education food humorists kids law love medicine men-women miscellaneous "
+            "people pets platitudes politics science sports wisdom work").split()],
+        "de-DE": glob.glob(f"{FORTUNES}/de/*"),
+        "es-ES": glob.glob(f"{FORTUNES}/es/*"),
+        "it-IT": glob.glob(f"{FORTUNES}/it/*")
+        + [f"{FORTUNES}/{n}" for n in "definizioni formiche italia leggi luttazzi paolotedeschi".split()],
+        "pt-BR": [f"{FORTUNES}/brasil"],
+    }
+    out = {}
+    for lab, paths in files.items():
+        found: list[str] = []
+        for p in sorted(set(paths)):
+            if p.endswith(".dat") or os.path.islink(p) or os.path.isdir(p) or not os.path.exists(p):
+                continue
+            raw = open(p, "rb").read()
+            try:
+                text = raw.decode("utf8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin1")
+            for cookie in text.split("\n%\n"):
+                body = " ".join(re.split(r"\n\s*--", cookie)[0].split())  # drop the attribution
+                for s in re.split(r"(?<=[.!?])\s+", body):
+                    s = s.strip(" -\"'«»")
+                    if 4 <= len(s.split()) <= 25 and not re.search(r"[0-9@/\\|<>{}=_#*]", s):
+                        found.append(s)
+        found = list(dict.fromkeys(found))
+        random.Random(5).shuffle(found)
+        if found:
+            out[lab] = found[:per_label]
+    return out
+
+
+class NaiveBayes:
+    def __init__(self, labels: list[str], orders: list[int], top: int, k: float = 0.5):
+        self.labels, self.orders, self.top, self.k = labels, orders, top, k
+
+    def fit(self, data: dict[str, list[str]]) -> "NaiveBayes":
+        counts = {lab: collections.Counter() for lab in self.labels}
+        for lab in self.labels:
+            for s in data[lab]:
+                counts[lab].update(grams(s, self.orders))
+        vocab: set[str] = set()
+        for lab in self.labels:
+            for n in self.orders:  # the top grams of each order, so short orders are not crowded out
+                vocab.update([g for g, _ in counts[lab].most_common() if len(g) == n][: self.top])
+        self.vocab = sorted(vocab, key=lambda g: (len(g), g))
+        self.index = {g: i for i, g in enumerate(self.vocab)}
+        self.logp: dict[str, list[float]] = {}
+        for lab in self.labels:
+            total = sum(counts[lab][g] for g in self.vocab) + self.k * len(self.vocab)
+            self.logp[lab] = [self.quantize(math.log((counts[lab][g] + self.k) / total)) for g in self.vocab]
+        self.temperature = 1.0
+        return self
+
+    @staticmethod
+    def quantize(x: float) -> float:
+        return LOW + STEP * min(63, max(0, round((x - LOW) / STEP)))
+
+    def loglik(self, s: str) -> tuple[dict[str, float], int]:
+        ids = [self.index[g] for g in grams(s, self.orders) if g in self.index]
+        return {lab: sum(self.logp[lab][i] for i in ids) for lab in self.labels}, len(ids)
+
+    def posteriors(self, s: str, labels: list[str] | None = None) -> dict[str, float]:
+        ll, n = self.loglik(s)
+        labs = labels or self.labels
+        if n == 0:
+            return {lab: 1 / len(labs) for lab in labs}
+        m = max(ll[lab] for lab in labs)
+        e = {lab: math.exp((ll[lab] - m) / self.temperature) for lab in labs}
+        z = sum(e.values())
+        return {lab: v / z for lab, v in e.items()}
+
+    def fit_temperature(self, data: dict[str, list[str]]) -> None:
+        """Scale log-likelihoods so posteriors are calibrated (minimum NLL on validation sentences)."""
+        pairs = [(lab, self.loglik(s)[0]) for lab in self.labels for s in data[lab]]
+
+        def nll(t: float) -> float:
+            out = 0.0
+            for lab, ll in pairs:
+                m = max(ll.values())
+                z = sum(math.exp((v - m) / t) for v in ll.values())
+                out -= (ll[lab] - m) / t - math.log(z)
+            return out / len(pairs)
+
+        self.temperature = min((nll(t), t) for t in [1, 1.5, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40])[1]
+
+    def export(self) -> dict:
+        by_order = [[g for g in self.vocab if len(g) == n] for n in self.orders]
+        assert [g for grp in by_order for g in grp] == self.vocab
+        code = lambda x: ALPHABET[round((x - LOW) / STEP)]  # noqa: E731
+        return {
+            "about": "Character n-gram naive Bayes over transcript text (tools/lid/text_train.py).",
+            "orders": self.orders,
+            "labels": self.labels,
+            "low": LOW,
+            "step": STEP,
+            "temperature": self.temperature,
+            # Every gram of order n concatenated (n characters each); the log-probability tables follow
+            # the same order, one base64 character per gram.
+            "grams": ["".join(grp) for grp in by_order],
+            "logp": {lab: "".join(code(x) for x in self.logp[lab]) for lab in self.labels},
+        }
+
+
+def accuracy(nb: NaiveBayes, data: dict[str, list[str]], labels: list[str]) -> dict[str, float]:
+    out = {}
+    for lab, ss in data.items():
+        if ss:
+            out[lab] = sum(max(p := nb.posteriors(s, labels), key=p.get) == lab for s in ss) / len(ss)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="/work/lid-data/corpus")
+    ap.add_argument("--model", default="src/detect/model")
+    ap.add_argument("--fixture", default="test/unit/detect/text-fixture.json")
+    ap.add_argument("--orders", default="1,2,3,4")
+    ap.add_argument("--top", type=int, default=800, help="most frequent grams kept per label and order")
+    ap.add_argument("--no-export", action="store_true")
+    args = ap.parse_args()
+    orders = [int(x) for x in args.orders.split(",")]
+
+    by_label = label_sentences()
+    labels = [*corpus.TARGETS, OTHER]
+    split = {sp: {lab: [t for k, t in by_label[lab].items() if split_of(k) == sp] for lab in by_label}
+             for sp in ("train", "val", "test")}
+    print({lab: len(v) for lab, v in split["train"].items()}, "train sentences", file=sys.stderr)
+    nb = NaiveBayes(labels, orders, args.top).fit(split["train"])
+    nb.fit_temperature({lab: split["val"][lab][:400] for lab in labels})
+    fort = fortunes()
+    targets = list(corpus.TARGETS)
+    report = {
+        "vocabulary": len(nb.vocab),
+        "temperature": nb.temperature,
+        "val_targets": accuracy(nb, {lab: split["val"][lab] for lab in targets}, targets),
+        "test_targets": accuracy(nb, {lab: split["test"][lab] for lab in targets}, targets),
+        "fortunes": accuracy(nb, fort, targets),
+        "test_with_other": accuracy(nb, {lab: split["test"][lab] for lab in labels}, labels),
+    }
+    for k, v in report.items():
+        if isinstance(v, dict):
+            print(f"{k:16s} mean {100 * sum(v.values()) / len(v):.1f}", {a: round(100 * b, 1) for a, b in v.items()})
+        else:
+            print(k, v)
+    with open(os.path.join(args.out, "text-eval.json"), "w") as f:
+        json.dump({"gettext_test": {lab: split["test"][lab] for lab in [*labels, "und"]}, "fortunes": fort},
+                  f, ensure_ascii=False)
+    if args.no_export:
+        return
+    art = nb.export()
+    with open(os.path.join(args.model, "text-ngrams.json"), "w") as f:
+        json.dump(art, f, ensure_ascii=False)
+    rng = random.Random(3)
+    probe = [rng.choice(split["test"][lab]) for lab in labels for _ in range(2)] + ["", "OK", "¿Dónde está?"]
+    fixture = [{"text": s, "loglik": nb.loglik(s)[0], "grams": nb.loglik(s)[1]} for s in probe]
+    with open(args.fixture, "w") as f:
+        json.dump({"temperature": nb.temperature, "cases": fixture}, f, ensure_ascii=False)
+    print("wrote", os.path.join(args.model, "text-ngrams.json"), os.path.getsize(os.path.join(args.model, "text-ngrams.json")), "bytes")
+
+
+if __name__ == "__main__":
+    main()
