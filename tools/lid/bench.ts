@@ -1,8 +1,15 @@
 // CPU per audio second per channel for the acoustic detector (VAD + features + model + decision), on the
-// committed speech fixtures looped to a minute with pauses. No corpus needed.
+// committed speech fixtures looped to a minute with pauses; and the transcript-text identifier's cost per
+// transcript and per isolate (decoding its model). No corpus needed.
 // usage: npx tsx tools/lid/bench.ts [out.json]
 import { readFileSync, writeFileSync } from "node:fs";
-import { createAcousticDetector, FrontEnd } from "../../src/detect/index.js";
+import {
+  createAcousticDetector,
+  FrontEnd,
+  type NgramModelJson,
+  NgramTextIdentifier,
+} from "../../src/detect/index.js";
+import textModel from "../../src/detect/model/text-ngrams.json";
 import { decodeMulaw } from "./mulaw.js";
 
 const clip = (n: string) =>
@@ -36,11 +43,41 @@ function measure(make: () => { push(x: Int16Array): void }, chunk: number): numb
   return runs.sort((a, b) => a - b)[2] as number; // median
 }
 
+const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/** CPU µs per transcript (a dozen words) and ms to decode the model once, medians of 5. */
+function measureText(): { textMicrosPerTranscript: number; textModelDecodeMs: number } {
+  const sentences = [
+    "I would like to change the address on my account please",
+    "quisiera cambiar la dirección de mi cuenta por favor",
+    "je voudrais changer l'adresse de mon compte s'il vous plaît",
+    "ich möchte bitte die Adresse meines Kontos ändern",
+    "vorrei cambiare l'indirizzo del mio conto per favore",
+    "eu gostaria de mudar o endereço da minha conta por favor",
+    "ik wil graag het adres van mijn rekening wijzigen",
+  ];
+  const decode: number[] = [];
+  const per: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    let t = process.cpuUsage();
+    const id = new NgramTextIdentifier(textModel as NgramModelJson);
+    let u = process.cpuUsage(t);
+    decode.push((u.user + u.system) / 1000);
+    const n = 2000;
+    t = process.cpuUsage();
+    for (let i = 0; i < n; i++) id.identify(sentences[i % sentences.length] as string);
+    u = process.cpuUsage(t);
+    per.push((u.user + u.system) / n);
+  }
+  return { textMicrosPerTranscript: median(per), textModelDecodeMs: median(decode) };
+}
+
 const result = {
   audioSeconds: seconds,
   chunkSamples: 160,
   detectorMsPerAudioSecond: measure(() => createAcousticDetector(), 160),
   frontEndMsPerAudioSecond: measure(() => new FrontEnd(() => {}), 160),
+  ...measureText(),
   node: process.version,
 };
 console.log(JSON.stringify(result, null, 1));
