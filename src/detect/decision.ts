@@ -70,8 +70,10 @@ interface Opinion {
 export interface TextEvidence {
   /** By language (the candidate spelling). */
   log: Record<string, number>;
-  /** The sum for a language no transcript has named yet (each counted it at the floor). */
+  /** The sum for a language no transcript has named yet. */
   floor: number;
+  /** The sum for "none of the call's languages" (what identifiers left to their `other`). */
+  none: number;
 }
 
 export interface DecisionState {
@@ -145,14 +147,16 @@ function textOpinion(s: DecisionState, p: DecisionPolicy): Opinion | null {
   for (const [tag, v] of scored) if (v > top) [best, top] = [tag, v];
   // The remainder counts too: a language no evidence named (it matters when a transcript came bare); the
   // audio's share for it is what its posteriors leave over.
-  let remainder = s.text.floor;
+  let remainder = s.text.none;
   if (acoustic) {
     let named = 0;
     for (const tag of tags) named += posteriorOf(acoustic, tag) ?? 0;
     remainder += p.textAcousticWeight * Math.log(Math.max(1 - named, 1e-4));
   }
-  let z = Math.exp(remainder - top);
-  for (const [, v] of scored) z += Math.exp(v - top);
+  // When the remainder leads, the text is in none of the languages in play: a refusal.
+  if (remainder > top) [best, top] = [UNDETERMINED, remainder];
+  let z = 0;
+  for (const [, v] of [...scored, ["", remainder] as const]) z += Math.exp(v - top);
   return { language: best, confidence: 1 / z };
 }
 
@@ -160,7 +164,12 @@ function fuse(s: DecisionState, p: DecisionPolicy): FusedLanguage {
   if (s.engine) return { ...s.engine, provisional: false, source: "engine" };
   const a = s.acoustic;
   const acousticFirm = a !== null && !a.provisional && a.language !== UNDETERMINED;
-  const text = textOpinion(s, p);
+  let text = textOpinion(s, p);
+  // Text in none of the call's languages outweighs the audio's guess, but not a configured language.
+  if (text?.language === UNDETERMINED) {
+    if (!s.configured) return { ...text, provisional: true, source: "text" };
+    text = null;
+  }
   const textFirm = text !== null && text.confidence >= p.textCommitConfidence;
   // A weak text opinion is still the best guess when nothing is configured, or once text has led (one
   // contrary transcript must not hand the tag back to configuration), but it is provisional.
@@ -186,36 +195,43 @@ function fuse(s: DecisionState, p: DecisionPolicy): FusedLanguage {
 }
 
 /**
- * One transcript added to the decayed sums. `rest` is the probability of a language the transcript does
- * not name (0 when it scored every language it could: then the floor applies).
+ * One transcript added to the decayed sums: `scores` by language, `unnamed` the probability of a language
+ * it does not name, `none` the probability that the text is in none of the call's languages.
  */
 function addTranscript(
   prior: TextEvidence | null,
   scores: Readonly<Record<string, number>>,
-  rest: number,
+  unnamed: number,
+  none: number,
   p: DecisionPolicy,
 ): TextEvidence {
-  const floor = Math.log(p.textFloorProbability);
-  const weigh = (q: number) => Math.max(floor, Math.log(q));
-  const decayedFloor = prior ? p.textDecay * prior.floor : 0;
+  const weigh = (q: number) => Math.max(Math.log(p.textFloorProbability), Math.log(q));
+  const decay = (x: number | undefined) => (prior ? p.textDecay * (x ?? 0) : 0);
   const log: Record<string, number> = {};
   for (const tag of new Set([...Object.keys(prior?.log ?? {}), ...Object.keys(scores)])) {
-    const before = prior?.log[tag] !== undefined ? p.textDecay * (prior.log[tag] as number) : decayedFloor;
-    log[tag] = before + weigh(scores[tag] ?? rest);
+    log[tag] = decay(prior?.log[tag] ?? prior?.floor) + weigh(scores[tag] ?? unnamed);
   }
-  return { log, floor: decayedFloor + weigh(rest) };
+  return {
+    log,
+    floor: decay(prior?.floor) + weigh(unnamed),
+    none: decay(prior?.none) + weigh(none),
+  };
 }
 
 /**
  * A state stored by an earlier version, brought to this one: before 2026-11-28 the text opinion was a
  * single language and confidence (and a `textPending` counter); it becomes one transcript's evidence.
+ * Text evidence stored before refusals counted lacks `none`: it starts from the floor.
  */
 export function restoreDecisionState(saved: DecisionState, policy = DEFAULT_POLICY): DecisionState {
   const legacy = saved.text as unknown as (Opinion & { log?: undefined }) | null;
+  if (saved.text && saved.text.none === undefined && saved.text.log !== undefined)
+    return { ...saved, text: { ...saved.text, none: saved.text.floor } }; // stored before refusals counted
   if (!legacy || legacy.log !== undefined) return saved;
-  const { textPending: _dropped, ...rest } = saved as DecisionState & { textPending?: unknown };
-  const text = addTranscript(null, { [legacy.language]: legacy.confidence }, 1 - legacy.confidence, policy);
-  return { ...rest, text };
+  const { textPending: _dropped, ...kept } = saved as DecisionState & { textPending?: unknown };
+  const remainder = 1 - legacy.confidence;
+  const text = addTranscript(null, { [legacy.language]: legacy.confidence }, remainder, remainder, policy);
+  return { ...kept, text };
 }
 
 export function next(state: DecisionState, e: Evidence, policy = DEFAULT_POLICY): DecisionState {
@@ -230,15 +246,20 @@ export function next(state: DecisionState, e: Evidence, policy = DEFAULT_POLICY)
     }
     case "text": {
       const lang = inCandidates(e.language, s.candidates);
-      if (!lang || lang === UNDETERMINED) break;
+      // A bare result for a language the call excludes says nothing; a refusal ("und") with scores does.
+      if (!lang || (lang === UNDETERMINED && !e.scores)) break;
       const scores: Record<string, number> = {};
       for (const [tag, q] of Object.entries(e.scores ?? { [e.language]: e.confidence })) {
         const spelled = inCandidates(tag, s.candidates);
         if (spelled && spelled !== UNDETERMINED) scores[spelled] = Math.max(scores[spelled] ?? 0, q);
       }
-      // A bare result (no scores) leaves its remainder to any other language, as if to the runner-up.
-      const rest = e.scores ? 0 : 1 - e.confidence;
-      s = { ...s, text: addTranscript(s.text, scores, rest, policy) };
+      // An identifier's scores cover every candidate it weighed, and what they leave is its `other`. A bare
+      // result leaves its remainder to whichever language came second, named or not, or none of them.
+      const named = Object.values(scores).reduce((a, q) => a + q, 0);
+      const text = e.scores
+        ? addTranscript(s.text, scores, 0, Math.max(0, 1 - named), policy)
+        : addTranscript(s.text, scores, 1 - e.confidence, 1 - e.confidence, policy);
+      s = { ...s, text };
       break;
     }
     case "configured":

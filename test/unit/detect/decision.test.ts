@@ -92,6 +92,29 @@ describe("LanguageDecision", () => {
     expect(e.current().language).toBe("es-ES");
   });
 
+  it("lets text in none of the call's languages refuse the audio's guess, but not a configured language", () => {
+    const foreign = {
+      kind: "text" as const,
+      language: "und",
+      confidence: 0.9,
+      scores: { "es-ES": 0.05, "it-IT": 0.05 },
+    };
+    const d = new LanguageDecision(null);
+    d.update(acoustic("es-ES", 0.92, false, { "es-ES": 0.92, "it-IT": 0.05 }));
+    expect(d.current()).toMatchObject({ language: "es-ES", source: "acoustic" });
+    d.update(foreign);
+    expect(d.current()).toMatchObject({ language: "und", source: "text", provisional: true });
+    const e = new LanguageDecision("es-ES");
+    e.update(foreign);
+    expect(e.current()).toMatchObject({ language: "es-ES", source: "configured" });
+    // Real Russian through the bundled identifier (another script: no scores at all) refuses too.
+    const russian = bundledTextIdentifier().identify("не удалось открыть файл конфигурации");
+    const f = new LanguageDecision(null);
+    f.update(acoustic("es-ES", 0.92, false, { "es-ES": 0.92, "it-IT": 0.05 }));
+    if (russian) f.update({ kind: "text", ...russian });
+    expect(f.current()).toMatchObject({ language: "und", source: "text" });
+  });
+
   it("maps evidence onto the call's candidate spelling and drops what the set excludes", () => {
     const d = new LanguageDecision(null);
     d.update({ kind: "candidates", languages: ["es-MX", "en-US"] });
@@ -134,5 +157,8 @@ describe("LanguageDecision", () => {
     d.update(text("de-DE", 0.95));
     d.update(text("de-DE", 0.95));
     expect(d.current().language).toBe("de-DE");
+    // Weighed evidence stored before refusals counted has no "none" sum: it starts from the floor.
+    const weighed = { ...legacy, text: { log: { "fr-FR": -0.1 }, floor: -6.9 } } as unknown as DecisionState;
+    expect(restoreDecisionState(weighed).text).toEqual({ log: { "fr-FR": -0.1 }, floor: -6.9, none: -6.9 });
   });
 });

@@ -56,9 +56,11 @@ describe("NgramTextIdentifier", () => {
     expect(Object.keys(r?.scores ?? {}).sort()).toEqual(["en-US", "es-MX"]);
   });
 
-  it("refuses text in none of its languages, and text too short to judge", () => {
-    expect(identifier.identify("Nie mogę znaleźć pliku konfiguracyjnego w katalogu domowym")).toBeNull();
-    expect(identifier.identify("не удалось открыть файл конфигурации")).toBeNull();
+  it("says a text is in none of its languages (Polish, Russian), and nothing of text too short to judge", () => {
+    const polish = identifier.identify("Nie mogę znaleźć pliku konfiguracyjnego w katalogu domowym");
+    expect(polish?.language).toBe("und");
+    expect(Object.values(polish?.scores ?? {}).every((q) => q < 0.2)).toBe(true);
+    expect(identifier.identify("не удалось открыть файл конфигурации")?.language).toBe("und");
     expect(identifier.identify("yes ok")).toBeNull();
     expect(identifier.identify("12 34 56 78")).toBeNull();
   });
