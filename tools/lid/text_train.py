@@ -16,6 +16,7 @@ usage: python3 tools/lid/text_train.py [--out /work/lid-data/corpus] [--model sr
 
 import argparse
 import collections
+import gettext
 import glob
 import json
 import math
@@ -33,6 +34,9 @@ STEP = 0.25  # nats per quantisation level: 64 levels cover log-probabilities in
 LOW = -18.0
 OTHER = "other"
 FORTUNES = "/usr/share/games/fortunes"
+# Languages in neither our 7 nor `other`: refusal of text the model never saw a word of (Galician and
+# Afrikaans are close kin of Portuguese/Spanish and Dutch, so most of theirs will be named as those).
+UNSEEN = ["lt", "lv", "sl", "et", "eu", "gl", "vi", "af", "eo", "ga", "is", "sq", "ms", "uk", "sr"]
 
 
 def normalize(s: str) -> str:
@@ -59,6 +63,24 @@ def label_sentences() -> dict[str, dict[str, str]]:
     # `other`: key by locale too, so one msgid in 15 languages does not collapse to one sentence.
     out[OTHER] = {f"{loc}\t{k}": v for loc in corpus.OTHER for k, v in sents[loc].items()}
     out["und"] = {f"{loc}\t{k}": v for loc in corpus.UNKNOWN for k, v in sents[loc].items()}
+    return out
+
+
+def unseen_sentences(per_locale: int = 300) -> list[str]:
+    out: list[str] = []
+    for loc in UNSEEN:
+        found = []
+        for mo in sorted(glob.glob(f"/usr/share/locale/{loc}/LC_MESSAGES/*.mo")):
+            try:
+                cat = gettext.GNUTranslations(open(mo, "rb"))._catalog  # noqa: SLF001
+            except Exception:
+                continue
+            for k, v in cat.items():
+                src, dst = (corpus.clean(k), corpus.clean(v)) if isinstance(k, str) and isinstance(v, str) and k else (None, None)
+                if src and dst and dst != src:
+                    found.append(dst)
+        random.Random(1).shuffle(found)
+        out += found[:per_locale]
     return out
 
 
@@ -113,8 +135,11 @@ class NaiveBayes:
                 counts[lab].update(grams(s, self.orders))
         vocab: set[str] = set()
         for lab in self.labels:
-            for n in self.orders:  # the top grams of each order, so short orders are not crowded out
-                vocab.update([g for g, _ in counts[lab].most_common() if len(g) == n][: self.top])
+            # The top grams of each order, so short orders are not crowded out; ties by the gram itself, so
+            # the export does not depend on the order the catalogs were read in.
+            ranked = sorted(counts[lab].items(), key=lambda gc: (-gc[1], gc[0]))
+            for n in self.orders:
+                vocab.update([g for g, _ in ranked if len(g) == n][: self.top])
         self.vocab = sorted(vocab, key=lambda g: (len(g), g))
         self.index = {g: i for i, g in enumerate(self.vocab)}
         self.logp: dict[str, list[float]] = {}
@@ -195,7 +220,8 @@ def main() -> None:
 
     by_label = label_sentences()
     labels = [*corpus.TARGETS, OTHER]
-    split = {sp: {lab: [t for k, t in by_label[lab].items() if split_of(k) == sp] for lab in by_label}
+    # Sorted by key: corpus.load_sentences reads catalogs in set order, which varies between runs.
+    split = {sp: {lab: [t for k, t in sorted(by_label[lab].items()) if split_of(k) == sp] for lab in by_label}
              for sp in ("train", "val", "test")}
     print({lab: len(v) for lab, v in split["train"].items()}, "train sentences", file=sys.stderr)
     nb = NaiveBayes(labels, orders, args.top).fit(split["train"])
@@ -216,8 +242,17 @@ def main() -> None:
         else:
             print(k, v)
     with open(os.path.join(args.out, "text-eval.json"), "w") as f:
-        json.dump({"gettext_test": {lab: split["test"][lab] for lab in [*labels, "und"]}, "fortunes": fort},
-                  f, ensure_ascii=False)
+        json.dump({"gettext_test": {lab: split["test"][lab] for lab in [*labels, "und"]}, "fortunes": fort,
+                   "unseen_languages": {"und": unseen_sentences()}}, f, ensure_ascii=False)
+    # The text of the other/unknown-language test clips' sentences, by locale, for the fused refusal test.
+    foreign = {}
+    for lab in (OTHER, "und"):
+        for key, text in by_label[lab].items():
+            loc, msgid = key.split("\t", 1)
+            if split_of(key) == "test":
+                foreign.setdefault(loc, {})[msgid] = text
+    with open(os.path.join(args.out, "sentences-foreign.json"), "w") as f:
+        json.dump(foreign, f, ensure_ascii=False)
     if args.no_export:
         return
     art = nb.export()
