@@ -101,12 +101,16 @@ export class AcousticLanguageDetector implements LanguageDetector {
     this.allowed = this.labels.map(() => true);
     this.requested = [...this.labels];
     this.setCandidates(options.candidates ?? null);
-    this.frontEnd = new FrontEnd((f) => {
-      if (!f.normalized) return;
-      this.activeFrames++;
-      this.pooler.push(f.normalized);
-      if (this.pooler.stepCount - this.lastDecisionStep >= this.stepsPerDecision) this.decide();
-    });
+    this.frontEnd = new FrontEnd(
+      (f) => {
+        if (!f.normalized) return;
+        this.activeFrames++;
+        this.pooler.push(f.normalized);
+        if (this.pooler.stepCount - this.lastDecisionStep >= this.stepsPerDecision) this.decide();
+      },
+      {},
+      model.normalization,
+    );
   }
 
   setCandidates(languages: readonly string[] | null): void {

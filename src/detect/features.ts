@@ -252,3 +252,40 @@ export class StreamingCmn {
     this.mean.fill(0);
   }
 }
+
+/**
+ * Streaming variance normalisation, after CMN: each band divided by the standard deviation of the speech
+ * frames so far (a prior variance worth `priorFrames` frames, a cumulative mean of squares up to `span`
+ * frames, then an exponential one). It evens out how strongly a voice or a channel modulates each band.
+ * Matches `streaming_cvn` in tools/lid/train.py, which trained the models that declare "cmvn".
+ */
+export class StreamingCvn {
+  private readonly variance: Float64Array;
+  private count = 0;
+
+  constructor(
+    readonly dim: number,
+    private readonly prior = 6,
+    private readonly priorFrames = 30,
+    private readonly span = 300,
+  ) {
+    this.variance = new Float64Array(dim).fill(prior);
+  }
+
+  /** Update with a mean-normalised speech frame and divide it in place. */
+  apply(y: Float32Array): void {
+    this.count++;
+    const a = 1 / Math.min(this.count + this.priorFrames, this.span);
+    for (let i = 0; i < this.dim; i++) {
+      const x = y[i] as number;
+      const v = (this.variance[i] as number) + a * (x * x - (this.variance[i] as number));
+      this.variance[i] = v;
+      y[i] = x / Math.sqrt(v);
+    }
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.variance.fill(this.prior);
+  }
+}

@@ -3,6 +3,8 @@
 // window of speech -> dense ReLU -> softmax. Weights ship as float16 in model/weights.json; arithmetic is
 // float64 (embeddings kept as float32 in the pooling window), so results match numpy to ~1e-6.
 
+import type { Normalization } from "./frontend.js";
+
 export interface LayerJson {
   shape: number[];
   /** Little-endian IEEE float16, base64. */
@@ -15,6 +17,8 @@ export interface ModelJson {
   dim: number;
   offsets: number[];
   stride: number;
+  /** The front end's normalisation the model was trained on (absent: "cmn"). */
+  normalization?: Normalization;
   layers: Record<"W1" | "b1" | "W2" | "b2" | "W3" | "b3" | "W4" | "b4", LayerJson>;
 }
 
@@ -60,6 +64,7 @@ export class LanguageModel {
   readonly dim: number;
   readonly offsets: readonly number[];
   readonly stride: number;
+  readonly normalization: Normalization;
   readonly embeddingSize: number;
   private readonly w: Record<keyof ModelJson["layers"], Float64Array>;
   private readonly h1: Float64Array;
@@ -70,6 +75,10 @@ export class LanguageModel {
     this.dim = json.dim;
     this.offsets = json.offsets;
     this.stride = json.stride;
+    const normalization = json.normalization ?? "cmn";
+    if (normalization !== "cmn" && normalization !== "cmvn")
+      throw new ModelFormatError(`unknown normalization ${String(normalization)}`);
+    this.normalization = normalization;
     const L = json.layers;
     const inDim = json.dim * json.offsets.length;
     const h1 = L.b1.shape[0] ?? 0;

@@ -85,15 +85,19 @@ const STEPS_PER_SECOND = 100 / model.stride;
 function posteriorsAt(pcm: Int16Array): (Float64Array | null)[] {
   const pooler = new StreamingPooler(model, 100000);
   const got: (Float64Array | null)[] = HORIZONS.map(() => null);
-  const fe = new FrontEnd((f) => {
-    if (!f.normalized) return;
-    pooler.push(f.normalized);
-    HORIZONS.forEach((h, i) => {
-      if (got[i] === null && pooler.stepCount === h * STEPS_PER_SECOND) {
-        got[i] = softmax(pooler.logitsNow() as Float64Array);
-      }
-    });
-  });
+  const fe = new FrontEnd(
+    (f) => {
+      if (!f.normalized) return;
+      pooler.push(f.normalized);
+      HORIZONS.forEach((h, i) => {
+        if (got[i] === null && pooler.stepCount === h * STEPS_PER_SECOND) {
+          got[i] = softmax(pooler.logitsNow() as Float64Array);
+        }
+      });
+    },
+    {},
+    model.normalization,
+  );
   fe.push(pcm);
   return got;
 }
@@ -328,7 +332,7 @@ function bench() {
   for (let i = 0; i < pcm.length; i += 160) det.push(pcm.subarray(i, i + 160));
   const u = process.cpuUsage(t0);
   const seconds = pcm.length / 8000;
-  const fe = new FrontEnd(() => {});
+  const fe = new FrontEnd(() => {}, {}, model.normalization);
   const t1 = process.cpuUsage();
   for (let i = 0; i < pcm.length; i += 160) fe.push(pcm.subarray(i, i + 160));
   const u1 = process.cpuUsage(t1);

@@ -69,9 +69,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="/work/lid-data/corpus")
     ap.add_argument("--variants", action="store_true", help="also print test accuracy per espeak-ng variant")
+    ap.add_argument("--cvn", action="store_true", help="models trained with train.py --cvn")
     ap.add_argument("models", nargs="+")
     args = ap.parse_args()
-    data = T.Data(args.data)
+    data = T.Data(args.data, cvn=args.cvn)
     print("| model | held-out espeak-ng voices | held-out synthesizer | held-out humans (per speaker) "
           "| seen humans | unknown language refused (per speaker) |")
     print("|---|---|---|---|---|---|")

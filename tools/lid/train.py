@@ -45,13 +45,40 @@ def read_bands(z: np.ndarray, src: np.ndarray) -> np.ndarray:
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "unit", "detect", "model-fixture.json")
 
 
+CVN_PRIOR, CVN_PRIOR_FRAMES, CVN_SPAN = 6.0, 30, 300
+
+
+def streaming_cvn(y: np.ndarray) -> np.ndarray:
+    """Experimental (--cvn): divide one clip's CMN features by a streaming per-band standard deviation:
+    a prior variance worth CVN_PRIOR_FRAMES frames, a cumulative mean of y^2 until CVN_SPAN, then an
+    exponential mean with that span (as StreamingCmn does for the mean)."""
+    from scipy.signal import lfilter
+
+    n = len(y)
+    if n == 0:
+        return y
+    sq = y.astype(np.float64) ** 2
+    v = np.empty_like(sq)
+    k = min(n, CVN_SPAN - CVN_PRIOR_FRAMES)
+    t = np.arange(1, k + 1)[:, None]
+    v[:k] = (CVN_PRIOR * CVN_PRIOR_FRAMES + np.cumsum(sq[:k], axis=0)) / (CVN_PRIOR_FRAMES + t)
+    if n > k:
+        a = 1 / CVN_SPAN
+        v[k:] = lfilter([a], [1, -(1 - a)], sq[k:], axis=0, zi=((1 - a) * v[k - 1])[None, :])[0]
+    return (y / np.sqrt(v)).astype(np.float32)
+
+
 class Data:
-    def __init__(self, d: str):
+    def __init__(self, d: str, cvn: bool = False):
         idx = json.load(open(os.path.join(d, "features", "index.json")))
         self.dim = idx["dim"]
         self.X = np.fromfile(os.path.join(d, "features", "feats.f32"), dtype=np.float32).reshape(-1, self.dim)
         self.frames = np.fromfile(os.path.join(d, "features", "frames.i32"), dtype=np.int32)
         self.clips = idx["clips"]
+        if cvn:
+            for c in self.clips:
+                sl = slice(c["row"], c["row"] + c["rows"])
+                self.X[sl] = streaming_cvn(self.X[sl])
 
     def centers(self, c: dict) -> np.ndarray:
         """Row indices of the frames the encoder is evaluated at (full context, every STRIDE-th)."""
@@ -171,6 +198,7 @@ def main() -> None:
     ap.add_argument("--fwarp", type=float, default=1.25,
                     help="frequency-scale warp: per segment, formants x a, a log-uniform in [1/A, A] (e.g. 1.4)")
     ap.add_argument("--warp", type=float, default=0.0, help="VTLP warp range, e.g. 0.12")
+    ap.add_argument("--cvn", action="store_true", help="experimental: streaming variance normalisation (not in the product)")
     ap.add_argument("--export-from", default=None, help="skip training: export this saved .npz to --out")
     ap.add_argument("--fixture", default=FIXTURE, help="where export writes the numpy reference fixture")
     args = ap.parse_args()
@@ -178,9 +206,9 @@ def main() -> None:
     OFFSETS = np.array([int(x) for x in args.offsets.split(",")])
     H1, H2, H3 = (int(x) for x in args.hidden.split(","))
     rng = np.random.default_rng(args.seed)
-    data = Data(args.data)
+    data = Data(args.data, cvn=args.cvn)
     if args.export_from:
-        export(dict(np.load(args.export_from)), data, args.out, args.fixture)
+        export(dict(np.load(args.export_from)), data, args.out, args.fixture, args.cvn)
         return
     train_splits = {"train", "other_train"} | (set() if args.exclude_human else {"human_train"})
     excluded = set(filter(None, args.exclude_source.split(",")))
@@ -263,14 +291,14 @@ def main() -> None:
     np.savez(args.save, **p)
     print("saved", args.save)
     if args.out:
-        export(p, data, args.out, args.fixture)
+        export(p, data, args.out, args.fixture, args.cvn)
 
 
 def f16_b64(a: np.ndarray) -> str:
     return base64.b64encode(a.astype("<f2").tobytes()).decode()
 
 
-def export(p: dict, data: Data, out: str, fixture_path: str) -> None:
+def export(p: dict, data: Data, out: str, fixture_path: str, cvn: bool = False) -> None:
     os.makedirs(out, exist_ok=True)
     q = {k: v.astype(np.float16).astype(np.float64) for k, v in p.items()}  # what TS will compute with
     model = {
@@ -279,6 +307,7 @@ def export(p: dict, data: Data, out: str, fixture_path: str) -> None:
         "dim": data.dim,
         "offsets": OFFSETS.tolist(),
         "stride": STRIDE,
+        "normalization": "cmvn" if cvn else "cmn",  # the front end src/detect must build for it
         "layers": {k: {"shape": list(v.shape), "f16": f16_b64(v)} for k, v in p.items()},
     }
     with open(os.path.join(out, "weights.json"), "w") as f:

@@ -8,6 +8,7 @@ import {
   SAMPLE_RATE,
   type SpectralFrame,
   StreamingCmn,
+  StreamingCvn,
   WINDOW,
 } from "../../../src/detect/features.js";
 import { tones } from "./signals.js";
@@ -85,5 +86,48 @@ describe("StreamingCmn", () => {
     }
     expect(Math.abs(out[1] as number)).toBeLessThan(1e-5);
     expect(Math.abs(out[0] as number)).toBeLessThan(0.6);
+  });
+});
+
+describe("StreamingCvn", () => {
+  it("starts from its prior variance (6, worth 30 frames), as train.py's streaming_cvn does", () => {
+    const cvn = new StreamingCvn(1);
+    const y = Float32Array.of(3);
+    cvn.apply(y);
+    expect(y[0]).toBeCloseTo(3 / Math.sqrt((6 * 30 + 9) / 31), 6);
+  });
+
+  it("brings a band of any spread to unit variance, and leaves silence of the band at zero", () => {
+    const cvn = new StreamingCvn(2);
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647 - 0.5;
+    };
+    let sq = 0;
+    let n = 0;
+    for (let i = 0; i < 3000; i++) {
+      const y = Float32Array.of(20 * rand(), 0); // standard deviation 20/sqrt(12), about 5.8
+      cvn.apply(y);
+      if (i >= 1000) {
+        sq += (y[0] as number) ** 2;
+        n++;
+      }
+      expect(y[1]).toBe(0);
+    }
+    expect(Math.sqrt(sq / n)).toBeGreaterThan(0.9);
+    expect(Math.sqrt(sq / n)).toBeLessThan(1.1);
+  });
+
+  it("forgets on reset", () => {
+    const a = new StreamingCvn(1);
+    const b = new StreamingCvn(1);
+    for (let i = 0; i < 100; i++) a.apply(Float32Array.of(10));
+    a.reset();
+    const ya = Float32Array.of(2);
+    const yb = Float32Array.of(2);
+    a.apply(ya);
+    b.apply(yb);
+    expect(ya[0]).toBe(yb[0]);
   });
 });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import weights from "../../../src/detect/model/weights.json";
-import { LanguageModel, type ModelJson, StreamingPooler, softmax } from "../../../src/detect/model.js";
+import {
+  LanguageModel,
+  ModelFormatError,
+  type ModelJson,
+  StreamingPooler,
+  softmax,
+} from "../../../src/detect/model.js";
 import fixture from "./model-fixture.json";
 
 describe("LanguageModel", () => {
@@ -25,6 +31,16 @@ describe("LanguageModel", () => {
     fixture.posteriors.forEach((v, i) => {
       expect(Math.abs((p[i] as number) - v)).toBeLessThan(1e-4);
     });
+  });
+
+  it("declares the front end's normalisation it was trained on, and refuses one it does not know", () => {
+    expect(["cmn", "cmvn"]).toContain(model.normalization);
+    const legacy = { ...(weights as ModelJson) };
+    delete legacy.normalization;
+    expect(new LanguageModel(legacy).normalization).toBe("cmn");
+    expect(() => new LanguageModel({ ...(weights as ModelJson), normalization: "pcen" as "cmn" })).toThrow(
+      ModelFormatError,
+    );
   });
 
   it("forgets speech older than its window", () => {
