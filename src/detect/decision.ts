@@ -4,8 +4,8 @@
 // new state; `LanguageDecision` wraps it for callers that prefer an object.
 //
 // Transcript text is weighed, not voted: each transcript adds its log-posteriors to a running sum in
-// which older transcripts count `textDecay` as much per newer one, and the acoustic posteriors break
-// ties. One misread sentence therefore cannot move an opinion that several sentences built, while two
+// which older transcripts count `textDecay` as much per newer one, read beside the acoustic posteriors.
+// One misread sentence therefore cannot move an opinion that several sentences built, while two
 // clear ones can, and the first transcript of a call is read together with what the audio says.
 
 import type { LanguageEstimate } from "./detector.js";
@@ -23,8 +23,8 @@ export interface FusedLanguage {
 export type Evidence =
   /** The engine's language for one utterance (confidence absent: engine did not say, taken as 0.9). */
   | { kind: "engine"; language: string; confidence?: number }
-  /** The language of a transcript's text, from a text identifier (see text.ts). Without `scores`,
-   * `language` is taken at `confidence` and every other language as excluded. */
+  /** The language of a transcript's text, from a text identifier (see text.ts); "und": none of the call's.
+   * Without `scores`, `language` is taken at `confidence`, and the rest as the runner-up's, whoever that is. */
   | { kind: "text"; language: string; confidence: number; scores?: Readonly<Record<string, number>> }
   /** The call's configured language (open/update/customConfig); null clears it. */
   | { kind: "configured"; language: string | null; confidence?: number }
@@ -50,7 +50,7 @@ export interface DecisionPolicy {
   acousticOverrideConfidence: number;
 }
 
-/** Tuned on the validation split's scripted transcripts (tools/lid/README.md, "Fusion"). */
+/** The text terms were tuned on the validation split's scripted transcripts (tools/lid/README.md, Results). */
 export const DEFAULT_POLICY: DecisionPolicy = {
   engineMinConfidence: 0.5,
   textDecay: 0.6,
