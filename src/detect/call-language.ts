@@ -36,6 +36,7 @@ const ANNOTATION = /\[[^\]]*\]/g;
 export class CallLanguage {
   private readonly detectors = new Map<string, LanguageDetector>();
   private readonly decisions = new Map<string, DecisionState>();
+  private changes = 0;
 
   constructor(
     private readonly options: CallLanguageOptions,
@@ -56,7 +57,16 @@ export class CallLanguage {
 
   private apply(channel: string, evidence: Evidence): void {
     const state = this.decisions.get(channel);
-    if (state) this.decisions.set(channel, next(state, evidence));
+    if (!state) return;
+    const after = next(state, evidence);
+    if (after === state) return;
+    this.decisions.set(channel, after);
+    this.changes++;
+  }
+
+  /** Counts state changes, so a caller can skip serialising a snapshot that cannot have changed. */
+  get version(): number {
+    return this.changes;
   }
 
   /** Feeds a channel's PCM to its acoustic detector and the detector's estimate to the decision. */

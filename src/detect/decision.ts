@@ -273,6 +273,17 @@ export function next(state: DecisionState, e: Evidence, policy = DEFAULT_POLICY)
     case "acoustic": {
       const lang = inCandidates(e.estimate.language, s.candidates);
       const { confidence, provisional, posteriors } = e.estimate;
+      // The detector decides every 0.5 s of speech and repeats itself in between (same posteriors object):
+      // nothing to recompute then, and this runs for every audio frame.
+      const was = s.acoustic;
+      if (
+        was &&
+        lang === was.language &&
+        confidence === was.confidence &&
+        provisional === was.provisional &&
+        posteriors === was.posteriors
+      )
+        return s;
       s = { ...s, acoustic: lang ? { language: lang, confidence, provisional, posteriors } : null };
       break;
     }

@@ -97,6 +97,8 @@ export class ForwardingPipeline implements CallPipeline {
   /** Set once the call is being ended by a forwarding error: no new audio is taken after it. */
   private stopped: ForwardError | null = null;
   private savedLanguage = "";
+  /** The CallLanguage and its version last serialised: audio frames mostly change nothing. */
+  private savedLanguageVersion: { of: CallLanguage; version: number } | null = null;
 
   constructor(
     private readonly host: ForwardingHost,
@@ -168,6 +170,9 @@ export class ForwardingPipeline implements CallPipeline {
   }
 
   private saveLanguage(languages: CallLanguage): void {
+    const seen = this.savedLanguageVersion;
+    if (seen?.of === languages && seen.version === languages.version) return;
+    this.savedLanguageVersion = { of: languages, version: languages.version };
     const json = JSON.stringify(languages.snapshot());
     if (json === this.savedLanguage) return;
     this.savedLanguage = json;

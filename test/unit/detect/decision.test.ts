@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { type DecisionState, LanguageDecision, restoreDecisionState } from "../../../src/detect/decision.js";
+import {
+  type DecisionState,
+  initialDecisionState,
+  LanguageDecision,
+  next,
+  restoreDecisionState,
+} from "../../../src/detect/decision.js";
 import type { LanguageEstimate } from "../../../src/detect/detector.js";
 import { bundledTextIdentifier } from "../../../src/detect/index.js";
 
@@ -113,6 +119,14 @@ describe("LanguageDecision", () => {
     f.update(acoustic("es-ES", 0.92, false, { "es-ES": 0.92, "it-IT": 0.05 }));
     if (russian) f.update({ kind: "text", ...russian });
     expect(f.current()).toMatchObject({ language: "und", source: "text" });
+  });
+
+  it("does no work for an acoustic estimate that repeats the last one (every frame between decisions)", () => {
+    const posteriors = { "es-ES": 0.9, "it-IT": 0.05 };
+    const e = acoustic("es-ES", 0.9, false, posteriors);
+    const s1 = next(initialDecisionState(null), e);
+    expect(next(s1, acoustic("es-ES", 0.9, false, posteriors))).toBe(s1);
+    expect(next(s1, acoustic("es-ES", 0.9, false, { ...posteriors }))).not.toBe(s1); // a new decision
   });
 
   it("maps evidence onto the call's candidate spelling and drops what the set excludes", () => {
