@@ -9,7 +9,7 @@
 // clear ones can, and the first transcript of a call is read together with what the audio says.
 
 import type { LanguageEstimate } from "./detector.js";
-import { UNDETERMINED } from "./detector.js";
+import { primaryLanguage as primary, UNDETERMINED } from "./detector.js";
 
 export type DecisionSource = "engine" | "text" | "configured" | "acoustic" | "none";
 
@@ -100,8 +100,6 @@ export function initialDecisionState(
   return { ...state, decision: fuse(state, policy) };
 }
 
-const primary = (tag: string): string => tag.split("-")[0]?.toLowerCase() ?? "";
-
 /** The candidate spelling of a tag ("es" -> "es-MX" when the call is set to es-MX), or null if excluded. */
 function inCandidates(tag: string, candidates: readonly string[] | null): string | null {
   if (tag === UNDETERMINED) return tag;
@@ -128,12 +126,17 @@ function posteriorOf(
 function textOpinion(s: DecisionState, p: DecisionPolicy): Opinion | null {
   if (!s.text) return null;
   const acoustic = s.acoustic?.posteriors;
-  const tags = new Set(Object.keys(s.text.log));
-  for (const tag of Object.keys(acoustic ?? {})) {
-    if (![...tags].some((t) => primary(t) === primary(tag))) tags.add(tag);
-  }
+  // Every language the transcripts named, then the audio's and the configured one where their primary
+  // language is not in play yet.
+  const tags = Object.keys(s.text.log);
+  const seen = new Set(tags.map(primary));
   const configured = s.configured?.language;
-  if (configured && ![...tags].some((t) => primary(t) === primary(configured))) tags.add(configured);
+  for (const tag of [...Object.keys(acoustic ?? {}), ...(configured ? [configured] : [])]) {
+    if (!seen.has(primary(tag))) {
+      seen.add(primary(tag));
+      tags.push(tag);
+    }
+  }
   const scored: [string, number][] = [];
   for (const tag of tags) {
     const spelled = inCandidates(tag, s.candidates);

@@ -50,12 +50,14 @@ export interface AcousticDetectorOptions {
 
 const FRAMES_PER_SECOND = 100;
 
+/** The primary language subtag of a BCP-47 tag, lower-cased ("es-MX" -> "es"): what tags are matched on. */
+export const primaryLanguage = (tag: string): string => tag.split("-")[0]?.toLowerCase() ?? "";
+
 /** Map a requested tag to the model label with the same primary language ("es-MX" -> "es-ES"). */
 function labelFor(tag: string, labels: readonly string[]): string | undefined {
   const exact = labels.find((l) => l.toLowerCase() === tag.toLowerCase());
   if (exact) return exact;
-  const primary = tag.split("-")[0]?.toLowerCase();
-  return labels.find((l) => l.split("-")[0]?.toLowerCase() === primary);
+  return labels.find((l) => primaryLanguage(l) === primaryLanguage(tag));
 }
 
 export class AcousticLanguageDetector implements LanguageDetector {

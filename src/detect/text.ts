@@ -4,7 +4,7 @@
 // 86.2 %, on a genre it never saw (fortune cookies) 97.8 % against 94.9 %, and it can refuse text in none of
 // the call's languages (tools/lid/results/eval-release.md).
 
-import { UNDETERMINED } from "./detector.js";
+import { primaryLanguage as primary, UNDETERMINED } from "./detector.js";
 import { ModelFormatError } from "./model.js";
 
 export interface TextLanguage {
@@ -57,8 +57,6 @@ export function normalize(text: string): string {
   const words = bmp.replace(NOT_LETTER, " ").split(" ").filter(Boolean);
   return ` ${words.join(" ")} `;
 }
-
-const primary = (tag: string): string => tag.split("-")[0]?.toLowerCase() ?? "";
 
 export class NgramTextIdentifier implements TextLanguageIdentifier {
   readonly labels: readonly string[];
