@@ -138,7 +138,7 @@ export class StreamingPooler {
   private frames = 0;
   private readonly stacked: Float64Array;
   private readonly emb: Float64Array;
-  private readonly window: Float32Array; // ring of embeddings (float32: 115 KB per channel at 6 s, 96 dims)
+  private readonly window: Float32Array; // ring of embeddings (float32: 134 KB per channel at 6 s, 112 dims)
   private readonly sum: Float64Array;
   private readonly sumSq: Float64Array;
   private steps = 0;

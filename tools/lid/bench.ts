@@ -29,6 +29,7 @@ for (const p of parts) {
   o += p.length;
 }
 const seconds = pcm.length / 8000;
+const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 function measure(make: () => { push(x: Int16Array): void }, chunk: number): number {
   make().push(pcm); // warm the JIT
@@ -40,10 +41,8 @@ function measure(make: () => { push(x: Int16Array): void }, chunk: number): numb
     const u = process.cpuUsage(t);
     runs.push((u.user + u.system) / 1000 / seconds);
   }
-  return runs.sort((a, b) => a - b)[2] as number; // median
+  return median(runs);
 }
-
-const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** CPU µs per transcript (a dozen words) and ms to decode the model once, medians of 5. */
 function measureText(): { textMicrosPerTranscript: number; textModelDecodeMs: number } {
