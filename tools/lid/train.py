@@ -2,7 +2,7 @@
 """Train the acoustic language classifier (an x-vector-lite) on features from tools/lid/extract.ts.
 
 Model: context-stacked CMN log-mel (7 active frames at offsets -9..9 step 3, every 2nd active frame)
--> dense 128 ReLU -> dense 96 ReLU -> mean+std pooling -> dense 64 ReLU -> softmax over LABELS.
+-> dense 160 ReLU -> dense 112 ReLU -> mean+std pooling -> dense 64 ReLU -> softmax over LABELS.
 Numpy only, hand-written backprop, Adam. Writes the float16 weights the TypeScript model loads, and a
 fixture of inputs/outputs so the TS inference can be checked against numpy to 1e-4.
 
@@ -21,7 +21,7 @@ import numpy as np
 LABELS = ["en-US", "es-ES", "fr-FR", "de-DE", "it-IT", "pt-BR", "nl-NL", "other"]
 OFFSETS = np.array([-9, -6, -3, 0, 3, 6, 9])
 STRIDE = 2
-H1, H2, H3 = 128, 96, 64
+H1, H2, H3 = 160, 112, 64
 EPS = 1e-5
 # The front end's mel bands (src/detect/features.ts): 24 over 300-3400 Hz, HTK mel.
 _mel = lambda hz: 2595 * np.log10(1 + hz / 700)  # noqa: E731
@@ -186,7 +186,7 @@ def main() -> None:
     ap.add_argument("--data", default="/work/lid-data/corpus")
     ap.add_argument("--out", default=None, help="directory for weights.json (+ fixture)")
     ap.add_argument("--save", default="/work/lid-data/model.npz")
-    ap.add_argument("--steps", type=int, default=10000)
+    ap.add_argument("--steps", type=int, default=16000)
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--human-share", type=float, default=0.35)
     ap.add_argument("--exclude-human", action="store_true")
@@ -194,11 +194,11 @@ def main() -> None:
     ap.add_argument("--exclude-source", default="", help="comma-separated corpus sources to leave out (ablations)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--offsets", default="-9,-6,-3,0,3,6,9", help="context frames (symmetric)")
-    ap.add_argument("--hidden", default="128,96,64")
+    ap.add_argument("--hidden", default="160,112,64")
     ap.add_argument("--fwarp", type=float, default=1.25,
                     help="frequency-scale warp: per segment, formants x a, a log-uniform in [1/A, A] (e.g. 1.4)")
     ap.add_argument("--warp", type=float, default=0.0, help="VTLP warp range, e.g. 0.12")
-    ap.add_argument("--cvn", action="store_true", help="experimental: streaming variance normalisation (not in the product)")
+    ap.add_argument("--cvn", action="store_true", help="streaming variance normalisation; the exported model then asks the front end for it (cmvn)")
     ap.add_argument("--export-from", default=None, help="skip training: export this saved .npz to --out")
     ap.add_argument("--fixture", default=FIXTURE, help="where export writes the numpy reference fixture")
     args = ap.parse_args()
