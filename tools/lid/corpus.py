@@ -64,6 +64,21 @@ def clean(s: str) -> str | None:
     return s
 
 
+def catalog_pairs(mo_files: list[str]):
+    """(English msgid, translation) pairs from gettext catalogs, both cleaned, where they differ."""
+    for mo in mo_files:
+        try:
+            cat = gettext.GNUTranslations(open(mo, "rb"))._catalog  # noqa: SLF001
+        except Exception:
+            continue
+        for k, v in cat.items():
+            if not isinstance(k, str) or not isinstance(v, str) or not k:
+                continue
+            src, dst = clean(k), clean(v)
+            if src and dst and dst != src:
+                yield src, dst
+
+
 def load_sentences() -> dict[str, dict[str, str]]:
     """Parallel sentences from the system's gettext catalogs: {locale: {msgid: text}}; 'en' = msgid."""
     locales = {"en"}
@@ -72,19 +87,19 @@ def load_sentences() -> dict[str, dict[str, str]]:
     locales.update(OTHER + UNKNOWN)
     out: dict[str, dict[str, str]] = {loc: {} for loc in locales}
     for loc in locales - {"en"}:
-        for mo in glob.glob(f"/usr/share/locale/{loc}/LC_MESSAGES/*.mo"):
-            try:
-                cat = gettext.GNUTranslations(open(mo, "rb"))._catalog  # noqa: SLF001
-            except Exception:
-                continue
-            for k, v in cat.items():
-                if not isinstance(k, str) or not isinstance(v, str) or not k:
-                    continue
-                src, dst = clean(k), clean(v)
-                if src and dst and dst != src:
-                    out[loc].setdefault(src, dst)
-                    out["en"].setdefault(src, src)
+        for src, dst in catalog_pairs(glob.glob(f"/usr/share/locale/{loc}/LC_MESSAGES/*.mo")):
+            out[loc].setdefault(src, dst)
+            out["en"].setdefault(src, src)
     return out
+
+
+def sentences_by_label(sents: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """{label: {msgid: text}} for our languages: a label's locales merged, the first listed winning."""
+    by_label: dict[str, dict[str, str]] = {lab: {} for lab in TARGETS}
+    for lab, (_, locs) in TARGETS.items():
+        for loc in reversed(locs or ["en"]):
+            by_label[lab].update(sents[loc])
+    return by_label
 
 
 def variants() -> list[str]:
@@ -367,10 +382,7 @@ def main() -> None:
     w = Writer(args.out)
     sents = load_sentences()
     # The text of every sentence by label, for the scripted transcript evaluation (tools/lid/eval.ts).
-    by_label = {lab: {} for lab in TARGETS}
-    for lab, (_, locs) in TARGETS.items():
-        for loc in reversed(locs or ["en"]):
-            by_label[lab].update(sents[loc])
+    by_label = sentences_by_label(sents)
     with open(os.path.join(args.out, "sentences.json"), "w") as f:
         json.dump(by_label, f, ensure_ascii=False)
     print({k: len(v) for k, v in sents.items()}, file=sys.stderr)

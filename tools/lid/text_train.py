@@ -16,7 +16,6 @@ usage: python3 tools/lid/text_train.py [--out /work/lid-data/corpus] [--model sr
 
 import argparse
 import collections
-import gettext
 import glob
 import json
 import math
@@ -55,11 +54,7 @@ def grams(s: str, orders: list[int]) -> list[str]:
 def label_sentences() -> dict[str, dict[str, str]]:
     """{label: {msgid: text}} for the 7 languages (as corpus.py builds sentences.json) plus `other`."""
     sents = corpus.load_sentences()
-    out: dict[str, dict[str, str]] = {}
-    for lab, (_, locs) in corpus.TARGETS.items():
-        out[lab] = {}
-        for loc in reversed(locs or ["en"]):
-            out[lab].update(sents[loc])
+    out = corpus.sentences_by_label(sents)
     # `other`: key by locale too, so one msgid in 15 languages does not collapse to one sentence.
     out[OTHER] = {f"{loc}\t{k}": v for loc in corpus.OTHER for k, v in sents[loc].items()}
     out["und"] = {f"{loc}\t{k}": v for loc in corpus.UNKNOWN for k, v in sents[loc].items()}
@@ -69,16 +64,7 @@ def label_sentences() -> dict[str, dict[str, str]]:
 def unseen_sentences(per_locale: int = 300) -> list[str]:
     out: list[str] = []
     for loc in UNSEEN:
-        found = []
-        for mo in sorted(glob.glob(f"/usr/share/locale/{loc}/LC_MESSAGES/*.mo")):
-            try:
-                cat = gettext.GNUTranslations(open(mo, "rb"))._catalog  # noqa: SLF001
-            except Exception:
-                continue
-            for k, v in cat.items():
-                src, dst = (corpus.clean(k), corpus.clean(v)) if isinstance(k, str) and isinstance(v, str) and k else (None, None)
-                if src and dst and dst != src:
-                    found.append(dst)
+        found = [dst for _, dst in corpus.catalog_pairs(sorted(glob.glob(f"/usr/share/locale/{loc}/LC_MESSAGES/*.mo")))]
         random.Random(1).shuffle(found)
         out += found[:per_locale]
     return out
