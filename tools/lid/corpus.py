@@ -14,9 +14,11 @@ import glob
 import hashlib
 import io
 import json
+import math
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,9 +28,12 @@ from scipy import signal
 
 TARGETS = {
     # label: (espeak voices (dialects), locale dirs for sentences)
-    "en-US": (["en-us", "en-gb", "en-us-nyc", "en-gb-x-rp", "en-029"], None),
+    # "en" and "fr", not "en-gb" and "fr-fr": espeak-ng 1.51 resolves those two names through the MBROLA
+    # entries and silently drops a "+variant", so every clip of them was the default voice (measured: same
+    # bytes with and without +m3). "en" and "fr" are the same default voices and do take variants.
+    "en-US": (["en-us", "en", "en-us-nyc", "en-gb-x-rp", "en-029"], None),
     "es-ES": (["es", "es-419"], ["es"]),
-    "fr-FR": (["fr-fr", "fr-be", "fr-ch"], ["fr"]),
+    "fr-FR": (["fr", "fr-be", "fr-ch"], ["fr"]),
     "de-DE": (["de"], ["de"]),
     "it-IT": (["it"], ["it"]),
     "pt-BR": (["pt-br", "pt"], ["pt_BR", "pt"]),
@@ -40,6 +45,7 @@ OTHER = ["pl", "cs", "sv", "da", "ro", "tr", "hu", "fi", "id", "ca", "el", "hr",
 UNKNOWN = ["ru"]
 
 SND = "/usr/share/asterisk/sounds"
+ESPEAK_DATA = "/usr/lib/x86_64-linux-gnu/espeak-ng-data"
 
 
 def h01(s: str) -> float:
@@ -103,15 +109,27 @@ def sentences_by_label(sents: dict[str, dict[str, str]]) -> dict[str, dict[str, 
 
 
 def variants() -> list[str]:
+    # The file name after "!v/", whole: one ("Mr serious") holds a space, and its first word alone names no
+    # variant, so espeak-ng would quietly speak the default voice.
     r = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True, check=True)
-    return sorted(line.split()[4].split("/")[-1] for line in r.stdout.splitlines()[1:] if line.split())
+    return sorted(m.group(1) for line in r.stdout.splitlines()[1:] if (m := re.search(r"!v/(.+?)(?:\s{2,}.*)?$", line)))
+
+
+def variant_family(v: str, data_dir: str = ESPEAK_DATA) -> str:
+    """Variants that share their formant settings are one vocal tract with another pitch or source (Henrique,
+    Hugo, michel, miguel, Diogo; max, RicishayMax1-3, robosoft7-8; klatt1-6, ...): the split keeps each
+    family whole, or a "held-out" voice would be a training voice at another pitch. Named by its formant
+    lines, or for a variant without them (a Klatt source on the default tract) by its name less digits."""
+    with open(os.path.join(data_dir, "voices", "!v", v), errors="replace") as f:
+        formants = [" ".join(line.split()[:3]) for line in f if line.startswith("formant")]
+    return "|".join(formants) if formants else re.sub(r"\d+$", "", v)
 
 
 def voice_split(v: str) -> str:
     if v == "":
         return "train"
-    x = h01("voice:" + v)
-    return "train" if x < 0.7 else ("val" if x < 0.8 else "test")
+    x = h01("voice:" + variant_family(v))
+    return "train" if x < 0.65 else ("val" if x < 0.75 else "test")
 
 
 def mulaw_encode(x: np.ndarray) -> np.ndarray:
@@ -220,7 +238,7 @@ def human_sources() -> list[tuple[str, str, str, str, str, str]]:
     return out
 
 
-EXTRAS = {"ktuberling", "speed", "codec"}
+EXTRAS = {"ktuberling", "speed", "codec", "randvoice"}
 KT = "/usr/share/ktuberling/sounds"
 # KTuberling's sound themes: one speaker per language saying the names of the toy's stamps (GPL-2+).
 KT_TARGETS = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "es": "es-ES", "it": "it-IT", "pt": "pt-BR", "nl": "nl-NL"}
@@ -282,6 +300,8 @@ def extras(w: "Writer", stages: set[str] = EXTRAS) -> None:
     print("speed-perturbed", w.n, file=sys.stderr, flush=True)
     if "codec" in stages:
         codec_copies(w, kt)
+    if "randvoice" in stages:
+        random_voice_clips(w)
 
 
 def codec(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
@@ -325,6 +345,94 @@ def codec_copies(w: "Writer", kt: list[tuple[str, str, str, str, str, str]]) -> 
     print("codec synthetic", w.n, file=sys.stderr, flush=True)
 
 
+def random_variant(rng: random.Random, name: str) -> str:
+    """An espeak-ng voice variant file drawn at random from the space the stock variants span: a global
+    formant scale (x0.8-1.4; the training variants reach 1.35) with per-formant jitter, pitch 50-230 Hz,
+    and sometimes a Klatt source, flutter, roughness, breath, tone shaping or echo. Training-only "voices"
+    beyond the ~70 stock training variants, so the model meets more vocal tracts than it can memorise."""
+    scale = math.exp(rng.uniform(math.log(0.8), math.log(1.4)))
+    lines = ["language variant", f"name {name}"]
+    base = rng.uniform(50, 230)
+    lines.append(f"pitch {int(base)} {int(base + rng.uniform(20, 150))}")
+    for n in range(9):
+        f = min(170, max(40, scale * 100 * rng.uniform(0.88, 1.12)))
+        lines.append(f"formant {n} {int(f)} {int(rng.uniform(60, 150))} {int(rng.uniform(70, 150))}")
+    if rng.random() < 0.25:
+        lines.append(f"klatt {rng.randint(1, 6)}")
+    if rng.random() < 0.4:
+        lines.append(f"flutter {rng.randint(0, 10)}")
+    if rng.random() < 0.4:
+        lines.append(f"roughness {rng.randint(0, 4)}")
+    if rng.random() < 0.5:
+        lines.append(f"voicing {rng.randint(40, 200)}")
+    if rng.random() < 0.4:
+        lines.append(f"consonants {rng.randint(60, 150)} {rng.randint(20, 190)}")
+    if rng.random() < 0.15:
+        lines.append("breath " + " ".join(str(rng.randint(0, 10)) for _ in range(8)))
+    if rng.random() < 0.3:
+        pts = sorted(rng.sample(range(300, 3400, 100), 3))
+        lines.append("tone " + " ".join(f"{f} {rng.randint(40, 400)}" for f in pts))
+    if rng.random() < 0.15:
+        lines.append(f"echo {rng.randint(10, 60)} {rng.randint(10, 40)}")
+    return "\n".join(lines) + "\n"
+
+
+RANDOM_VOICES = 200
+
+
+def random_voice_clips(w: "Writer") -> None:
+    """Training clips (source `espeak-ng-random`) spoken by RANDOM_VOICES generated espeak-ng variants, in a
+    private copy of espeak-ng-data (OUT/espeak-ng-data) so the system's voices stay as Debian ships them.
+    Train-split sentences only; as many clips per target language as the stock variants give, and half as
+    many per `other` language, so a strange voice is no cue for one class."""
+    prng = random.Random(17)
+    rng = np.random.default_rng(17)
+    root = os.path.join(w.out, "espeak")
+    vdir = os.path.join(root, "espeak-ng-data", "voices", "!v")
+    shutil.rmtree(root, ignore_errors=True)
+    src = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=True).stdout
+    data = re.search(r"Data at: (\S+)", src)
+    shutil.copytree(data.group(1) if data else ESPEAK_DATA, os.path.join(root, "espeak-ng-data"))
+    # espeak-ng lists at most 349 voices and then cannot find the rest ("voice does not exist"): make room
+    # by dropping the stock variants and the MBROLA entries, which this copy never speaks.
+    shutil.rmtree(vdir)
+    shutil.rmtree(os.path.join(root, "espeak-ng-data", "voices", "mb"), ignore_errors=True)
+    os.makedirs(vdir)
+    names = [f"rv{i:03d}" for i in range(RANDOM_VOICES)]
+    for n in names:
+        with open(os.path.join(vdir, n), "w") as f:
+            f.write(random_variant(prng, n))
+    sents = load_sentences()
+
+    def pool(locs: list[str]) -> list[tuple[str, str]]:
+        items: dict[str, str] = {}
+        for loc in locs:
+            for k, t in sents[loc].items():
+                if sentence_split(k) == "train":
+                    items.setdefault(k, t)
+        return sorted(items.items())
+
+    jobs = [(label, voices, locs or ["en"], "train", 420) for label, (voices, locs) in TARGETS.items()]
+    jobs += [("other", [loc], [loc], "other_train", 35) for loc in OTHER]
+    failed = 0
+    for label, voices, locs, split, n in jobs:
+        p = pool(locs)
+        for _ in range(n):
+            picks = [p[prng.randrange(len(p))] for _ in range(2)]
+            voice, variant = prng.choice(voices), prng.choice(names)
+            got = espeak(voice, variant, ". ".join(t.rstrip(".") for _, t in picks) + ".", rng, path=root)
+            if got is None:
+                failed += 1
+                continue
+            x, sr = got
+            w.add(telephone(x, sr, rng, augment=True),
+                  {"label": label, "split": split, "source": "espeak-ng-random", "voice": f"{voice}+{variant}",
+                   "variant": variant, "sentences": [k for k, _ in picks]})
+        print("random voices", label, w.n, file=sys.stderr, flush=True)
+    if failed > 0.02 * sum(n for *_, n in jobs):
+        raise RuntimeError(f"espeak-ng failed on {failed} random-voice clips: is every variant found?")
+
+
 class Writer:
     def __init__(self, out: str, append: bool = False):
         self.out = out
@@ -343,11 +451,13 @@ class Writer:
         self.man.write(json.dumps(meta, ensure_ascii=False) + "\n")
 
 
-def espeak(voice: str, variant: str, text: str, rng: np.random.Generator) -> tuple[np.ndarray, int] | None:
+def espeak(voice: str, variant: str, text: str, rng: np.random.Generator,
+           path: str | None = None) -> tuple[np.ndarray, int] | None:
     v = voice + ("+" + variant if variant else "")
     speed, pitch = int(rng.uniform(130, 200)), int(rng.uniform(20, 80))
+    where = [f"--path={path}"] if path else []
     r = subprocess.run(
-        ["espeak-ng", "-v", v, "-s", str(speed), "-p", str(pitch), "--stdout", text], capture_output=True
+        ["espeak-ng", *where, "-v", v, "-s", str(speed), "-p", str(pitch), "--stdout", text], capture_output=True
     )
     if r.returncode != 0 or len(r.stdout) < 2000:
         return None
@@ -362,7 +472,8 @@ def festival(voice: str, text: str, tmp: str) -> tuple[np.ndarray, int] | None:
     )
     if r.returncode != 0:
         return None
-    return decode_file(tmp + ".wav"), 8000
+    x = decode_file(tmp + ".wav")
+    return (x, 8000) if len(x) >= 4000 else None  # text2wave writes an empty file for text it cannot say
 
 
 def main() -> None:
@@ -370,7 +481,7 @@ def main() -> None:
     ap.add_argument("--out", default="/work/lid-data")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--extras-only", default=None, metavar="STAGES",
-                    help="append only these extras() stages (comma-separated: ktuberling,speed,codec) to a corpus")
+                    help="append only these extras() stages (comma-separated: ktuberling,speed,codec,randvoice) to a corpus")
     args = ap.parse_args()
     if args.extras_only:
         w = Writer(args.out, append=True)
