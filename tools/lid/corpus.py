@@ -115,6 +115,16 @@ def variants() -> list[str]:
     return sorted(m.group(1) for line in r.stdout.splitlines()[1:] if (m := re.search(r"!v/(.+?)(?:\s{2,}.*)?$", line)))
 
 
+def check_variants_apply(voices: list[str]) -> None:
+    """Fail loudly if espeak-ng ignores a variant on one of our voices (as it does on fr-fr and en-gb):
+    those clips would be the default, training-only voice whatever split they claim."""
+    def say(v: str) -> bytes:
+        return subprocess.run(["espeak-ng", "-v", v, "--stdout", "one two three"], capture_output=True).stdout
+    deaf = [v for v in voices if len({say(v), say(v + "+m3"), say(v + "+zac")}) < 3]
+    if deaf:
+        raise RuntimeError(f"espeak-ng ignores variants on {deaf}: use a voice name that takes them")
+
+
 def variant_family(v: str, data_dir: str = ESPEAK_DATA) -> str:
     """Variants that share their formant settings are one vocal tract with another pitch or source (Henrique,
     Hugo, michel, miguel, Diogo; max, RicishayMax1-3, robosoft7-8; klatt1-6, ...): the split keeps each
@@ -497,6 +507,7 @@ def main() -> None:
     with open(os.path.join(args.out, "sentences.json"), "w") as f:
         json.dump(by_label, f, ensure_ascii=False)
     print({k: len(v) for k, v in sents.items()}, file=sys.stderr)
+    check_variants_apply([v for voices, _ in TARGETS.values() for v in voices] + OTHER + UNKNOWN)
     vars_all = variants()
     by_split = {s: [v for v in [""] + vars_all if voice_split(v) == s] for s in ("train", "val", "test")}
     print({k: len(v) for k, v in by_split.items()}, "test voices:", by_split["test"], file=sys.stderr)
