@@ -283,8 +283,8 @@ def ktuberling_sources() -> list[tuple[str, str, str, str, str, str]]:
 def extras(w: "Writer", stages: set[str] = EXTRAS) -> None:
     """Later additions with seeds of their own, so that `--extras-only` appends what a full run makes:
     KTuberling's speakers, and speed-perturbed copies (x0.85-0.93 or x1.07-1.15) of all real training speech
-    (marked `perturb`, so training can leave them out), which share a seed (run them together); and
-    mobile-codec copies (`codec`), seeded apart."""
+    (marked `perturb`, so training can leave them out), which share a seed (run them together);
+    mobile-codec copies (`codec`), seeded apart; and clips in random voices (`randvoice`), seeded apart."""
     rng = np.random.default_rng(11)
     kt = ktuberling_sources()
     for label, f, src, voice, name, split in kt if "ktuberling" in stages else []:
@@ -359,7 +359,7 @@ def random_variant(rng: random.Random, name: str) -> str:
     """An espeak-ng voice variant file drawn at random from the space the stock variants span: a global
     formant scale (x0.8-1.4; the training variants reach 1.35) with per-formant jitter, pitch 50-230 Hz,
     and sometimes a Klatt source, flutter, roughness, breath, tone shaping or echo. Training-only "voices"
-    beyond the ~70 stock training variants, so the model meets more vocal tracts than it can memorise."""
+    beyond the 63 stock training variants, so the model meets more vocal tracts than it can memorise."""
     scale = math.exp(rng.uniform(math.log(0.8), math.log(1.4)))
     lines = ["language variant", f"name {name}"]
     base = rng.uniform(50, 230)
@@ -392,9 +392,11 @@ RANDOM_VOICES = 200
 
 def random_voice_clips(w: "Writer") -> None:
     """Training clips (source `espeak-ng-random`) spoken by RANDOM_VOICES generated espeak-ng variants, in a
-    private copy of espeak-ng-data (OUT/espeak-ng-data) so the system's voices stay as Debian ships them.
-    Train-split sentences only; as many clips per target language as the stock variants give, and half as
-    many per `other` language, so a strange voice is no cue for one class."""
+    private copy of espeak-ng-data (OUT/espeak/espeak-ng-data) so the system's voices stay as Debian ships
+    them. Train-split sentences only; as many clips per target language as the stock variants give, and 35
+    per `other` language: half the stock share, which the release model was trained with and which was
+    measured to make an unfamiliar voice lean to our languages (results/ablation-2026-11-28-family-split-
+    random-voices.md); the next corpus should give 70."""
     prng = random.Random(17)
     rng = np.random.default_rng(17)
     root = os.path.join(w.out, "espeak")
