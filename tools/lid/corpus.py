@@ -108,6 +108,16 @@ def sentences_by_label(sents: dict[str, dict[str, str]]) -> dict[str, dict[str, 
     return by_label
 
 
+def sentence_pool(sents: dict[str, dict[str, str]], locs: list[str], split: str) -> list[tuple[str, str]]:
+    """(key, text) of the split's sentences in the first of locs that has each, in key order."""
+    items: dict[str, str] = {}
+    for loc in locs:
+        for k, t in sents[loc].items():
+            if sentence_split(k) == split:
+                items.setdefault(k, t)
+    return sorted(items.items())
+
+
 def variants() -> list[str]:
     # The file name after "!v/", whole: one ("Mr serious") holds a space, and its first word alone names no
     # variant, so espeak-ng would quietly speak the default voice.
@@ -416,19 +426,11 @@ def random_voice_clips(w: "Writer") -> None:
             f.write(random_variant(prng, n))
     sents = load_sentences()
 
-    def pool(locs: list[str]) -> list[tuple[str, str]]:
-        items: dict[str, str] = {}
-        for loc in locs:
-            for k, t in sents[loc].items():
-                if sentence_split(k) == "train":
-                    items.setdefault(k, t)
-        return sorted(items.items())
-
     jobs = [(label, voices, locs or ["en"], "train", 420) for label, (voices, locs) in TARGETS.items()]
     jobs += [("other", [loc], [loc], "other_train", 35) for loc in OTHER]
     failed = 0
     for label, voices, locs, split, n in jobs:
-        p = pool(locs)
+        p = sentence_pool(sents, locs, "train")
         for _ in range(n):
             picks = [p[prng.randrange(len(p))] for _ in range(2)]
             voice, variant = prng.choice(voices), prng.choice(names)
@@ -515,12 +517,7 @@ def main() -> None:
     print({k: len(v) for k, v in by_split.items()}, "test voices:", by_split["test"], file=sys.stderr)
 
     def pool(loc_list: list[str], split: str) -> list[tuple[str, str]]:
-        items: dict[str, str] = {}
-        for loc in loc_list:
-            for k, t in sents[loc].items():
-                if sentence_split(k) == split:
-                    items.setdefault(k, t)
-        return sorted(items.items())
+        return sentence_pool(sents, loc_list, split)
 
     counts = {"train": 420, "val": 40, "test": 100}
     nsent = {"train": 2, "val": 3, "test": 3}
