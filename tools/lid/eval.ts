@@ -78,6 +78,11 @@ function trials(split: string): { label: string; voice: string; pcm: Int16Array;
   return out;
 }
 
+const started = performance.now();
+/** A line on stderr per stage: the whole run takes minutes, and stdout carries the Markdown table. */
+const progress = (what: string): void =>
+  console.error(`eval:lid ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s  ${what}`);
+
 const HORIZONS = [1, 2, 3, 5];
 const STEPS_PER_SECOND = 100 / model.stride;
 
@@ -118,6 +123,7 @@ const withAccuracy = (t: Tally) =>
   Object.fromEntries(Object.entries(t).map(([k, v]) => [k, { ...v, accuracy: v.correct / v.n }]));
 
 function evalSplit(split: string) {
+  progress(`accuracy by duration: ${split}`);
   const ts = trials(split);
   const res = HORIZONS.map((h) => ({
     seconds: h,
@@ -159,6 +165,7 @@ function evalSplit(split: string) {
 
 /** Runs the full detector (VAD, hysteresis) and reports when it first commits and whether it is right. */
 function timeToDecision(split: string, commitConfidence?: number) {
+  progress(`time to decision: ${split}${commitConfidence ? ` (commit at ${commitConfidence})` : ""}`);
   const ts = trials(split);
   let committed = 0;
   let correct = 0;
@@ -202,6 +209,7 @@ function timeToDecision(split: string, commitConfidence?: number) {
  * share tagged as one of ours, which should be none.
  */
 function fusion(split: string, textName = "ngram", configured: "none" | "right" | "wrong" = "none") {
+  progress(`fusion: ${split}, ${textName} text, configured language ${configured}`);
   const text = textIdentifiers[textName] as TextLanguageIdentifier;
   const sentenceText = loadSentenceText();
   let chunks = 0;
@@ -267,6 +275,7 @@ function fusion(split: string, textName = "ngram", configured: "none" | "right" 
  * and fortune cookies, a genre no identifier here was trained on. Written by text_train.py.
  */
 function textOnly() {
+  progress("text identifiers alone");
   let sets: Record<string, Record<string, string[]>>;
   try {
     sets = JSON.parse(readFileSync(join(corpus, "text-eval.json"), "utf8"));
@@ -319,6 +328,7 @@ function loadSentenceText(): (labelOrVoice: string, key: string) => string | und
 }
 
 function bench() {
+  progress("CPU per audio second");
   const det = new AcousticLanguageDetector(model);
   const pcm = concat(
     ...clips
@@ -471,4 +481,5 @@ md.push(
   `CPU (inside the eval run; tools/lid/results/bench.json has the clean figure): ${results.bench.msCpuPerAudioSecond.toFixed(3)} ms per audio second per channel (front end alone ${results.bench.frontEndMsCpuPerAudioSecond.toFixed(3)} ms), Node ${results.bench.node}, ${results.bench.audioSeconds.toFixed(0)} s audio.`,
 );
 writeFileSync(join(outDir, `eval-${tag}.md`), `${md.join("\n")}\n`);
+progress(`wrote ${join(outDir, `eval-${tag}.{json,md}`)}`);
 console.log(md.join("\n"));
