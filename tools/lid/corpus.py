@@ -397,53 +397,54 @@ def random_variant(rng: random.Random, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# espeak-ng lists at most 349 voices, so the random voices are made and spoken in batches of this many.
 RANDOM_VOICES = 200
+RANDOM_VOICE_BATCHES = 2
 
 
 def random_voice_clips(w: "Writer") -> None:
-    """Training clips (source `espeak-ng-random`) spoken by RANDOM_VOICES generated espeak-ng variants, in a
-    private copy of espeak-ng-data (OUT/espeak/espeak-ng-data) so the system's voices stay as Debian ships
-    them. Train-split sentences only; as many clips per target language as the stock variants give, and 35
-    per `other` language: half the stock share, which the release model was trained with and which was
-    measured to make an unfamiliar voice lean to our languages (results/ablation-2026-11-28-family-split-
-    random-voices.md); the next corpus should give 70."""
-    prng = random.Random(17)
-    rng = np.random.default_rng(17)
+    """Training clips (source `espeak-ng-random`) spoken by RANDOM_VOICE_BATCHES x RANDOM_VOICES generated
+    espeak-ng variants, in a private copy of espeak-ng-data (OUT/espeak/espeak-ng-data) so the system's voices
+    stay as Debian ships them. Train-split sentences only. Per batch, as many clips per language as the stock
+    variants give, `other` included: a smaller `other` share was measured to make an unfamiliar voice lean to
+    our languages (results/ablation-2026-11-28-family-split-random-voices.md)."""
     root = os.path.join(w.out, "espeak")
     vdir = os.path.join(root, "espeak-ng-data", "voices", "!v")
     shutil.rmtree(root, ignore_errors=True)
     src = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=True).stdout
     data = re.search(r"Data at: (\S+)", src)
     shutil.copytree(data.group(1) if data else ESPEAK_DATA, os.path.join(root, "espeak-ng-data"))
-    # espeak-ng lists at most 349 voices and then cannot find the rest ("voice does not exist"): make room
-    # by dropping the stock variants and the MBROLA entries, which this copy never speaks.
-    shutil.rmtree(vdir)
+    # Make room under the listing limit by dropping the stock variants and the MBROLA entries, which this
+    # copy never speaks.
     shutil.rmtree(os.path.join(root, "espeak-ng-data", "voices", "mb"), ignore_errors=True)
-    os.makedirs(vdir)
-    names = [f"rv{i:03d}" for i in range(RANDOM_VOICES)]
-    for n in names:
-        with open(os.path.join(vdir, n), "w") as f:
-            f.write(random_variant(prng, n))
     sents = load_sentences()
-
     jobs = [(label, voices, locs or ["en"], "train", 420) for label, (voices, locs) in TARGETS.items()]
-    jobs += [("other", [loc], [loc], "other_train", 35) for loc in OTHER]
+    jobs += [("other", [loc], [loc], "other_train", 70) for loc in OTHER]
     failed = 0
-    for label, voices, locs, split, n in jobs:
-        p = sentence_pool(sents, locs, "train")
-        for _ in range(n):
-            picks = [p[prng.randrange(len(p))] for _ in range(2)]
-            voice, variant = prng.choice(voices), prng.choice(names)
-            got = espeak(voice, variant, ". ".join(t.rstrip(".") for _, t in picks) + ".", rng, path=root)
-            if got is None:
-                failed += 1
-                continue
-            x, sr = got
-            w.add(telephone(x, sr, rng, augment=True),
-                  {"label": label, "split": split, "source": "espeak-ng-random", "voice": f"{voice}+{variant}",
-                   "variant": variant, "sentences": [k for k, _ in picks]})
-        print("random voices", label, w.n, file=sys.stderr, flush=True)
-    if failed > 0.02 * sum(n for *_, n in jobs):
+    for batch in range(RANDOM_VOICE_BATCHES):
+        prng = random.Random(17 + batch)
+        rng = np.random.default_rng(17 + batch)
+        shutil.rmtree(vdir, ignore_errors=True)
+        os.makedirs(vdir)
+        names = [f"rv{batch * RANDOM_VOICES + i:03d}" for i in range(RANDOM_VOICES)]
+        for n in names:
+            with open(os.path.join(vdir, n), "w") as f:
+                f.write(random_variant(prng, n))
+        for label, voices, locs, split, n in jobs:
+            p = sentence_pool(sents, locs, "train")
+            for _ in range(n):
+                picks = [p[prng.randrange(len(p))] for _ in range(2)]
+                voice, variant = prng.choice(voices), prng.choice(names)
+                got = espeak(voice, variant, ". ".join(t.rstrip(".") for _, t in picks) + ".", rng, path=root)
+                if got is None:
+                    failed += 1
+                    continue
+                x, sr = got
+                w.add(telephone(x, sr, rng, augment=True),
+                      {"label": label, "split": split, "source": "espeak-ng-random", "voice": f"{voice}+{variant}",
+                       "variant": variant, "sentences": [k for k, _ in picks]})
+            print("random voices", batch, label, w.n, file=sys.stderr, flush=True)
+    if failed > 0.02 * RANDOM_VOICE_BATCHES * sum(n for *_, n in jobs):
         raise RuntimeError(f"espeak-ng failed on {failed} random-voice clips: is every variant found?")
 
 
