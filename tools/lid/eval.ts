@@ -469,7 +469,7 @@ md.push(
   "",
   "Text identifiers alone (per sentence, the 7 languages as the call's candidates, as `SUPPORTED_LANGUAGES` sets them; `other` (15 languages) and `und` (Russian): share refused, which tinyld restricted to candidates cannot do):",
   "",
-  `| identifier | set | sentences | our languages | ${textLabels.join(" | ")} |`,
+  `| identifier | set | sentences in our languages | our languages | ${textLabels.join(" | ")} |`,
   `|---|---|---|---|${textLabels.map(() => "---").join("|")}|`,
 );
 for (const t of results.text)
