@@ -418,8 +418,9 @@ def random_voice_clips(w: "Writer") -> None:
     # copy never speaks.
     shutil.rmtree(os.path.join(root, "espeak-ng-data", "voices", "mb"), ignore_errors=True)
     sents = load_sentences()
-    jobs = [(label, voices, locs or ["en"], "train", 420) for label, (voices, locs) in TARGETS.items()]
-    jobs += [("other", [loc], [loc], "other_train", 70) for loc in OTHER]
+    jobs = [(label, voices, sentence_pool(sents, locs or ["en"], "train"), "train", 420)
+            for label, (voices, locs) in TARGETS.items()]
+    jobs += [("other", [loc], sentence_pool(sents, [loc], "train"), "other_train", 70) for loc in OTHER]
     failed = 0
     for batch in range(RANDOM_VOICE_BATCHES):
         prng = random.Random(17 + batch)
@@ -430,8 +431,7 @@ def random_voice_clips(w: "Writer") -> None:
         for n in names:
             with open(os.path.join(vdir, n), "w") as f:
                 f.write(random_variant(prng, n))
-        for label, voices, locs, split, n in jobs:
-            p = sentence_pool(sents, locs, "train")
+        for label, voices, p, split, n in jobs:
             for _ in range(n):
                 picks = [p[prng.randrange(len(p))] for _ in range(2)]
                 voice, variant = prng.choice(voices), prng.choice(names)
@@ -517,14 +517,11 @@ def main() -> None:
     by_split = {s: [v for v in [""] + vars_all if voice_split(v) == s] for s in ("train", "val", "test")}
     print({k: len(v) for k, v in by_split.items()}, "test voices:", by_split["test"], file=sys.stderr)
 
-    def pool(loc_list: list[str], split: str) -> list[tuple[str, str]]:
-        return sentence_pool(sents, loc_list, split)
-
     counts = {"train": 420, "val": 40, "test": 100}
     nsent = {"train": 2, "val": 3, "test": 3}
 
     def synth_clips(label: str, voices: list[str], locs: list[str], split: str, n: int, kind: str) -> None:
-        p = pool(locs, split)
+        p = sentence_pool(sents, locs, split)
         if not p:
             return
         for _ in range(int(n * args.scale)):
@@ -559,7 +556,7 @@ def main() -> None:
     tmp = os.path.join(args.out, "tmp_fest")
     for label, voices, loc in (("en-US", ["kal_diphone", "cmu_us_slt_arctic_hts"], "en"),
                                ("it-IT", ["lp_diphone", "pc_diphone"], "it")):
-        p = pool([loc], "test")
+        p = sentence_pool(sents, [loc], "test")
         for i in range(int(60 * args.scale)):
             picks = [p[prng.randrange(len(p))] for _ in range(3)]
             voice = voices[i % len(voices)]
