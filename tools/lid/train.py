@@ -198,6 +198,9 @@ def main() -> None:
     ap.add_argument("--fwarp", type=float, default=1.25,
                     help="frequency-scale warp: per segment, formants x a, a log-uniform in [1/A, A] (e.g. 1.4)")
     ap.add_argument("--warp", type=float, default=0.0, help="VTLP warp range, e.g. 0.12")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="also keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
+                         "save it beside --save as NAME-ema.npz")
     ap.add_argument("--cvn", action="store_true", help="streaming variance normalisation; the exported model then asks the front end for it (cmvn)")
     ap.add_argument("--export-from", default=None, help="skip training: export this saved .npz to --out")
     ap.add_argument("--fixture", default=FIXTURE, help="where export writes the numpy reference fixture")
@@ -227,6 +230,7 @@ def main() -> None:
     m = {k: np.zeros_like(v) for k, v in p.items()}
     v2 = {k: np.zeros_like(v) for k, v in p.items()}
     best, best_p = -1.0, p
+    ema = {k: v.copy() for k, v in p.items()} if args.ema else None
     t0 = time.process_time()
     for it in range(1, args.steps + 1):
         ys, rows = [], []
@@ -280,16 +284,28 @@ def main() -> None:
             mh = m[k] / (1 - 0.9**it)
             vh = v2[k] / (1 - 0.999**it)
             p[k] = (p[k] - lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
+            if ema is not None:
+                # Bias-corrected early on (as Adam's moments are), so the average is not pulled toward init.
+                d = min(args.ema, (1 + it) / (10 + it))
+                ema[k] = (d * ema[k] + (1 - d) * p[k]).astype(np.float32)
         if it % 250 == 0 or it == args.steps:
             acc3 = float((predict(p, data, val, 150).argmax(1) == yval).mean())
             acc1 = float((predict(p, data, val, 50).argmax(1) == yval).mean())
-            print(f"step {it} loss {loss:.3f} val@1s {acc1:.3f} val@3s {acc3:.3f} cpu {time.process_time() - t0:.0f}s",
-                  flush=True)
+            line = f"step {it} loss {loss:.3f} val@1s {acc1:.3f} val@3s {acc3:.3f}"
+            if ema is not None:
+                e3 = float((predict(ema, data, val, 150).argmax(1) == yval).mean())
+                e1 = float((predict(ema, data, val, 50).argmax(1) == yval).mean())
+                line += f" ema val@1s {e1:.3f} val@3s {e3:.3f}"
+            print(f"{line} cpu {time.process_time() - t0:.0f}s", flush=True)
             if acc3 + acc1 > best:
                 best, best_p = acc3 + acc1, {k: v.copy() for k, v in p.items()}
     p = best_p
     np.savez(args.save, **p)
     print("saved", args.save)
+    if ema is not None:
+        ema_path = args.save.removesuffix(".npz") + "-ema.npz"
+        np.savez(ema_path, **ema)
+        print("saved", ema_path)
     if args.out:
         export(p, data, args.out, args.fixture, args.cvn)
 
