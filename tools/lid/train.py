@@ -201,6 +201,8 @@ def main() -> None:
     ap.add_argument("--ema", type=float, default=0.0,
                     help="also keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
                          "save it beside --save as NAME-ema.npz")
+    ap.add_argument("--masks", type=int, default=1, help="band masks per training segment")
+    ap.add_argument("--mask-width", type=int, default=3, help="widest band mask, in mel bands (of 24)")
     ap.add_argument("--cvn", action="store_true", help="streaming variance normalisation; the exported model then asks the front end for it (cmvn)")
     ap.add_argument("--export-from", default=None, help="skip training: export this saved .npz to --out")
     ap.add_argument("--fixture", default=FIXTURE, help="where export writes the numpy reference fixture")
@@ -251,12 +253,14 @@ def main() -> None:
             R[i, : len(r)] = r
             M[i, : len(r)] = 1
         Z = data.stack(R)
-        # Band masking: hide 0-3 adjacent mel bands per segment so no single band carries the decision.
+        # Band masking: hide 0..mask_width adjacent mel bands per segment (--masks times) so no single band
+        # carries the decision.
         for i in range(args.batch):
-            w = int(rng.integers(0, 4))
-            if w:
-                b0 = int(rng.integers(0, data.dim - w))
-                Z[i].reshape(L, len(OFFSETS), data.dim)[:, :, b0 : b0 + w] = 0
+            for _ in range(args.masks):
+                w = int(rng.integers(0, args.mask_width + 1))
+                if w:
+                    b0 = int(rng.integers(0, data.dim - w))
+                    Z[i].reshape(L, len(OFFSETS), data.dim)[:, :, b0 : b0 + w] = 0
         if args.warp > 0:
             # Vocal-tract-length perturbation in the mel domain: stretch/squeeze the band axis per segment,
             # so the model cannot key on one speaker's formant positions.
