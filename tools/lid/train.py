@@ -289,7 +289,7 @@ def main() -> None:
             vh = v2[k] / (1 - 0.999**it)
             p[k] = (p[k] - lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
             if ema is not None:
-                # Bias-corrected early on (as Adam's moments are), so the average is not pulled toward init.
+                # The decay ramps up to --ema, so the early average is not pulled toward the random init.
                 d = min(args.ema, (1 + it) / (10 + it))
                 ema[k] = (d * ema[k] + (1 - d) * p[k]).astype(np.float32)
         if it % 250 == 0 or it == args.steps:
