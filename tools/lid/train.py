@@ -228,6 +228,9 @@ def main() -> None:
     val = [c for c in data.clips if c["split"] in ("val", "other_val") and len(data.centers(c)) > 0]
     yval = np.array([label_of(c) for c in val])
 
+    def val_acc(params: dict, max_centers: int) -> float:
+        return float((predict(params, data, val, max_centers).argmax(1) == yval).mean())
+
     p = init(rng, data.dim)
     m = {k: np.zeros_like(v) for k, v in p.items()}
     v2 = {k: np.zeros_like(v) for k, v in p.items()}
@@ -293,13 +296,10 @@ def main() -> None:
                 d = min(args.ema, (1 + it) / (10 + it))
                 ema[k] = (d * ema[k] + (1 - d) * p[k]).astype(np.float32)
         if it % 250 == 0 or it == args.steps:
-            acc3 = float((predict(p, data, val, 150).argmax(1) == yval).mean())
-            acc1 = float((predict(p, data, val, 50).argmax(1) == yval).mean())
+            acc1, acc3 = val_acc(p, 50), val_acc(p, 150)
             line = f"step {it} loss {loss:.3f} val@1s {acc1:.3f} val@3s {acc3:.3f}"
             if ema is not None:
-                e3 = float((predict(ema, data, val, 150).argmax(1) == yval).mean())
-                e1 = float((predict(ema, data, val, 50).argmax(1) == yval).mean())
-                line += f" ema val@1s {e1:.3f} val@3s {e3:.3f}"
+                line += f" ema val@1s {val_acc(ema, 50):.3f} val@3s {val_acc(ema, 150):.3f}"
             print(f"{line} cpu {time.process_time() - t0:.0f}s", flush=True)
             if acc3 + acc1 > best:
                 best, best_p = acc3 + acc1, {k: v.copy() for k, v in p.items()}
