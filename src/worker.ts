@@ -62,7 +62,16 @@ export default {
   },
 } satisfies ExportedHandler<Env>;
 
-/** Every refusal leaves after the same minimum delay, so response time says nothing about why. */
+/**
+ * The body of every 401: an unknown key, a bad signature, a replay and a bad token read the same, so the
+ * answer cannot tell an attacker whether a key exists or how far a forgery got. The cause is in the log.
+ */
+export const UNAUTHORIZED_BODY = "unauthorized";
+
+/**
+ * Every refused upgrade (400 and 401 alike) leaves after the same minimum delay, so response time says
+ * nothing about why. A 401 always answers UNAUTHORIZED_BODY; `reason` is the answer of other statuses.
+ */
 async function refuse(
   started: number,
   config: Config,
@@ -72,9 +81,9 @@ async function refuse(
   code: string,
   headers: Record<string, string> = {},
 ): Promise<Response> {
-  log.log("warn", "upgrade-refused", { status, code });
+  log.log("warn", "upgrade-refused", { status, code, reason });
   await sleep(Math.max(0, config.authFailureDelayMs - (Date.now() - started)));
-  return text(status, reason, headers);
+  return text(status, status === 401 ? UNAUTHORIZED_BODY : reason, headers);
 }
 
 async function handleAudioHook(
@@ -87,8 +96,11 @@ async function handleAudioHook(
   const started = Date.now();
   for (const name of REQUIRED_ID_HEADERS) {
     const value = request.headers.get(name);
-    if (!value) return text(400, `missing ${name} header`);
-    if (!UUID.test(value)) return text(400, `${name} must be a UUID`);
+    const problem = !value ? `missing ${name} header` : UUID.test(value) ? null : `${name} must be a UUID`;
+    if (problem) {
+      const log = createLogger({ endpoint }, config.logLevel);
+      return refuse(started, config, log, 400, problem, "bad-id-header");
+    }
   }
   const sessionId = (request.headers.get("audiohook-session-id") as string).toLowerCase();
   const log = createLogger({ sessionId, endpoint }, config.logLevel);
@@ -98,7 +110,7 @@ async function handleAudioHook(
     Math.floor(Date.now() / 1000),
     { maxAgeSeconds: config.signatureMaxAgeSeconds, skewSeconds: config.signatureSkewSeconds },
   );
-  if (!auth.ok) return refuse(started, config, log, 401, auth.reason, auth.code);
+  if (!auth.ok) return refuse(started, config, log, 401, "invalid credentials", auth.code);
 
   const handoff: CallHandoff = {
     protocol: "audiohook",
@@ -148,18 +160,29 @@ async function handleMediaApi(request: Request, url: URL, env: Env, config: Conf
   const log = createLogger({ protocol: "media-api" }, config.logLevel);
   const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
   if (!offered.includes(MEDIA_API_PROTOCOL)) {
-    return text(400, `offer the WebSocket subprotocol "${MEDIA_API_PROTOCOL}" (Sec-WebSocket-Protocol)`);
+    return refuse(
+      started,
+      config,
+      log,
+      400,
+      `offer the WebSocket subprotocol "${MEDIA_API_PROTOCOL}" (Sec-WebSocket-Protocol)`,
+      "no-subprotocol",
+    );
   }
   const conversationId = url.searchParams.get("conversationId");
   const participantId = url.searchParams.get("participantId");
   const language = url.searchParams.get("language");
-  if (!conversationId || !STREAM_ID.test(conversationId)) {
-    return text(400, "query parameter conversationId is required (1-128 of A-Z a-z 0-9 . _ : -)");
+  const badQuery =
+    !conversationId || !STREAM_ID.test(conversationId)
+      ? "query parameter conversationId is required (1-128 of A-Z a-z 0-9 . _ : -)"
+      : !participantId || !STREAM_ID.test(participantId)
+        ? "query parameter participantId is required (1-128 of A-Z a-z 0-9 . _ : -)"
+        : language !== null && !LANGUAGE.test(language)
+          ? "language must look like en-US"
+          : null;
+  if (badQuery || !conversationId || !participantId) {
+    return refuse(started, config, log, 400, badQuery ?? "bad query", "bad-query");
   }
-  if (!participantId || !STREAM_ID.test(participantId)) {
-    return text(400, "query parameter participantId is required (1-128 of A-Z a-z 0-9 . _ : -)");
-  }
-  if (language !== null && !LANGUAGE.test(language)) return text(400, "language must look like en-US");
   if (!config.mediaApi) {
     return refuse(
       started,

@@ -51,21 +51,6 @@ export type AuthErrorCode =
   | "signature-expired"
   | "bad-signature";
 
-/** Public reasons are deliberately coarse: an unknown key and a wrong signature read the same. */
-const PUBLIC_REASON: Record<AuthErrorCode, string> = {
-  "missing-api-key": "missing x-api-key",
-  "unknown-api-key": "invalid credentials",
-  "signature-required": "signature required",
-  "malformed-signature": "malformed signature",
-  "missing-components": "malformed signature",
-  "keyid-mismatch": "invalid credentials",
-  "unsupported-algorithm": "malformed signature",
-  "bad-nonce": "malformed signature",
-  "signature-not-yet-valid": "signature expired or not yet valid",
-  "signature-expired": "signature expired or not yet valid",
-  "bad-signature": "invalid credentials",
-};
-
 export type AuthResult =
   | {
       ok: true;
@@ -73,10 +58,14 @@ export type AuthResult =
       /** Present for signed requests: the caller must refuse a nonce seen before, until `expiresAt`. */
       nonce?: { value: string; expiresAt: number };
     }
-  | { ok: false; code: AuthErrorCode; reason: string };
+  /**
+   * The code names the precise cause and is for the log only: every refusal answers the client the same
+   * body, so the answer cannot tell an attacker whether a key exists or how far a forgery got.
+   */
+  | { ok: false; code: AuthErrorCode };
 
 function fail(code: AuthErrorCode): AuthResult {
-  return { ok: false, code, reason: PUBLIC_REASON[code] };
+  return { ok: false, code };
 }
 
 /** Equality whose time does not depend on where the inputs differ. */

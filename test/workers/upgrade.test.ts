@@ -1,6 +1,7 @@
 // Routing and authentication before the upgrade: every refusal is an HTTP answer, no object is created.
 
 import { env, listDurableObjectIds, SELF } from "cloudflare:test";
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { DEV_API_KEY, GenesysClient, UNSIGNED_API_KEY, upgrade, upgradeHeaders } from "./genesys-client";
 
@@ -26,27 +27,32 @@ describe("routing", () => {
 });
 
 describe("authentication before the upgrade", () => {
-  const cases: [string, Parameters<typeof upgrade>[0], RegExp][] = [
-    ["no API key", { omit: ["x-api-key"] }, /missing x-api-key/],
-    ["an unknown API key", { apiKey: "bm90LWEta25vd24ta2V5LWF0LWFsbA" }, /invalid credentials/],
-    ["no signature for a key that has a secret", { secret: null }, /signature required/],
+  // An API key one character off the published one: an attacker probing which keys exist.
+  const nearKey = `${DEV_API_KEY.slice(0, -1)}i`;
+  const cases: [string, Parameters<typeof upgrade>[0]][] = [
+    ["no API key", { omit: ["x-api-key"] }],
+    ["an unknown API key", { apiKey: "bm90LWEta25vd24ta2V5LWF0LWFsbA" }],
+    ["no signature for a key that has a secret", { secret: null }],
+    ["no signature for an unknown key", { apiKey: nearKey, secret: null }],
+    ["a garbage signature", { extraHeaders: { signature: "sig1=:!!!:" } }],
     [
-      "a signature made with the wrong secret",
-      { secret: btoa("the wrong secret, 32 bytes long!!") },
-      /invalid credentials/,
+      "a garbage signature for an unknown key",
+      { apiKey: nearKey, extraHeaders: { signature: "sig1=:!!!:" } },
     ],
-    ["a stale signature", { created: Math.floor(Date.now() / 1000) - 120 }, /expired/],
-    ["a signature from the future", { created: Math.floor(Date.now() / 1000) + 120 }, /not yet valid/],
-    ["an expired signature", { expires: Math.floor(Date.now() / 1000) - 60 }, /expired/],
-    ["a short nonce", { nonce: "tooShort" }, /malformed signature/],
+    ["a signature made with the wrong secret", { secret: btoa("the wrong secret, 32 bytes long!!") }],
+    ["a stale signature", { created: Math.floor(Date.now() / 1000) - 120 }],
+    ["a signature from the future", { created: Math.floor(Date.now() / 1000) + 120 }],
+    ["an expired signature", { expires: Math.floor(Date.now() / 1000) - 60 }],
+    ["a short nonce", { nonce: "tooShort" }],
   ];
-  for (const [name, options, reason] of cases) {
-    it(`refuses ${name} with 401 after the minimum delay, creating no object`, async () => {
+  for (const [name, options] of cases) {
+    it(`refuses ${name} with 401 and the one shared body after the minimum delay, creating no object`, async () => {
       const before = await objectCount();
       const started = Date.now();
       const response = await upgrade(options);
       expect(response.status).toBe(401);
-      expect(await response.text()).toMatch(reason);
+      // The same text whatever the cause: it must not tell an existing key from an unknown one.
+      expect(await response.text()).toBe("unauthorized\n");
       expect(Date.now() - started).toBeGreaterThanOrEqual(45);
       expect(await objectCount()).toBe(before);
     });
@@ -66,7 +72,7 @@ describe("authentication before the upgrade", () => {
     first.webSocket?.accept();
     const replay = await SELF.fetch(url, { headers });
     expect(replay.status).toBe(401);
-    expect(await replay.text()).toMatch(/replayed/);
+    expect(await replay.text()).toBe("unauthorized\n");
     first.webSocket?.close(1000);
   });
 
@@ -77,11 +83,65 @@ describe("authentication before the upgrade", () => {
     expect((await upgrade({ apiKey: DEV_API_KEY, secret: null })).status).toBe(401);
   });
 
-  it("answers 400 for missing or malformed id headers", async () => {
-    expect((await upgrade({ omit: ["audiohook-session-id"] })).status).toBe(400);
-    expect((await upgrade({ omit: ["audiohook-organization-id"] })).status).toBe(400);
-    const bad = await upgrade({ sessionId: "not-a-uuid" });
-    expect(bad.status).toBe(400);
-    expect(await bad.text()).toMatch(/audiohook-session-id must be a UUID/);
+  it("answers 400 for missing or malformed id headers, after the minimum delay too", async () => {
+    for (const options of [
+      { omit: ["audiohook-session-id"] },
+      { omit: ["audiohook-organization-id"] },
+      { sessionId: "not-a-uuid" },
+    ]) {
+      const started = Date.now();
+      const response = await upgrade(options);
+      expect(response.status).toBe(400);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+      if (options.sessionId) expect(await response.text()).toMatch(/audiohook-session-id must be a UUID/);
+    }
+  });
+});
+
+describe("media-api refusals", () => {
+  const secret = new TextEncoder().encode("langhook-development-media-api-secret-0123456789");
+  const mediaUpgrade = (headers: Record<string, string>, query = "conversationId=c-1&participantId=p-1") =>
+    SELF.fetch(`https://langhook.test/media-api?${query}`, {
+      headers: { upgrade: "websocket", "sec-websocket-protocol": "media-api", ...headers },
+    });
+
+  it("answers every 401 with the one shared body, whatever was wrong with the token", async () => {
+    const forged = await new SignJWT({ scope: "media:websocket:read" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode("some-other-secret-that-is-long-enough-to-use"));
+    const expired = await new SignJWT({ scope: "media:websocket:read" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
+      .sign(secret);
+    for (const authorization of [
+      undefined,
+      "Basic abc",
+      "Bearer not.a.jwt",
+      `Bearer ${forged}`,
+      `Bearer ${expired}`,
+    ]) {
+      const started = Date.now();
+      const response = await mediaUpgrade(authorization === undefined ? {} : { authorization });
+      expect(response.status).toBe(401);
+      expect(await response.text()).toBe("unauthorized\n");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    }
+  });
+
+  it("answers 400s after the minimum delay too", async () => {
+    const token = await new SignJWT({ scope: "media:websocket:read" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("5m")
+      .sign(secret);
+    for (const [headers, query] of [
+      [{ "sec-websocket-protocol": "chat" }, undefined],
+      [{}, "conversationId=c-1&participantId=p-1&language=english"],
+    ] as const) {
+      const started = Date.now();
+      const response = await mediaUpgrade({ authorization: `Bearer ${token}`, ...headers }, query);
+      expect(response.status).toBe(400);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    }
   });
 });
