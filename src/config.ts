@@ -3,6 +3,7 @@
 
 import * as v from "valibot";
 import type { ApiCredential } from "./audiohook/signature";
+import { usesServiceBinding } from "./forward/service-fetch";
 
 export const CONFIG_DEFAULTS = {
   AUTH_FAILURE_DELAY_MS: 250,
@@ -16,6 +17,7 @@ export const CONFIG_DEFAULTS = {
   BATCH_MS: 100,
   OUTBOX_MAX_SECONDS: 60,
   TRANSCRIPTION_TIMEOUT_MS: 5000,
+  TRANSCRIPTION_PROTOCOL: "connect",
   CLOSE_FLUSH_TIMEOUT_MS: 3000,
   MEDIA_API_REQUIRED_SCOPE: "media:websocket:read",
   MEDIA_API_CLOCK_SKEW_S: 30,
@@ -42,8 +44,13 @@ export interface Config {
   /** Posterior (0-1) the acoustic detector needs before it tags a channel as not provisional. */
   acousticCommitConfidence: number;
   logLevel: "debug" | "info" | "warn" | "error";
-  /** Connect base URL of the transcription service; null: audio is received and metered, not forwarded. */
+  /**
+   * Base URL of the transcription service; null: audio is received and metered, not forwarded. With a
+   * TRANSCRIPTION_SERVICE binding and no TRANSCRIPTION_URL, SERVICE_BINDING_URL (the binding ignores the host).
+   */
   transcriptionUrl: string | null;
+  /** Wire protocol to the service: Connect, or gRPC-web for a gRPC server behind a gRPC-web proxy. */
+  transcriptionProtocol: "connect" | "grpc-web";
   batchMs: number;
   outboxMaxSeconds: number;
   transcriptionTimeoutMs: number;
@@ -89,6 +96,9 @@ const EnvSchema = v.looseObject({
   TRANSCRIPTION_URL: v.optional(
     v.union([v.literal(""), v.pipe(v.string(), v.url("TRANSCRIPTION_URL must be a URL"))]),
   ),
+  TRANSCRIPTION_PROTOCOL: v.optional(
+    v.picklist(["connect", "grpc-web", ""], "TRANSCRIPTION_PROTOCOL must be connect or grpc-web"),
+  ),
   BATCH_MS: numberFrom("BATCH_MS", 20, 1000),
   OUTBOX_MAX_SECONDS: numberFrom("OUTBOX_MAX_SECONDS", 1, 600),
   TRANSCRIPTION_TIMEOUT_MS: numberFrom("TRANSCRIPTION_TIMEOUT_MS", 100, 60000),
@@ -108,6 +118,9 @@ const EnvSchema = v.looseObject({
   TRANSCRIPTION_CLIENT_SECRET: v.optional(v.string()),
   TRANSCRIPTION_TOKEN_SCOPE: v.optional(v.string()),
 });
+
+/** The URL used with a TRANSCRIPTION_SERVICE binding when TRANSCRIPTION_URL is not set: only its path matters. */
+export const SERVICE_BINDING_URL = "https://transcription-service";
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; error: string };
 
@@ -161,7 +174,12 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       supportedLanguages: list(e.SUPPORTED_LANGUAGES ?? CONFIG_DEFAULTS.SUPPORTED_LANGUAGES),
       acousticCommitConfidence: (e.ACOUSTIC_COMMIT_PERCENT ?? CONFIG_DEFAULTS.ACOUSTIC_COMMIT_PERCENT) / 100,
       logLevel: e.LOG_LEVEL ?? CONFIG_DEFAULTS.LOG_LEVEL,
-      transcriptionUrl: e.TRANSCRIPTION_URL ? e.TRANSCRIPTION_URL.replace(/\/+$/, "") : null,
+      transcriptionUrl: e.TRANSCRIPTION_URL
+        ? e.TRANSCRIPTION_URL.replace(/\/+$/, "")
+        : usesServiceBinding(env)
+          ? SERVICE_BINDING_URL
+          : null,
+      transcriptionProtocol: e.TRANSCRIPTION_PROTOCOL || CONFIG_DEFAULTS.TRANSCRIPTION_PROTOCOL,
       batchMs: e.BATCH_MS ?? CONFIG_DEFAULTS.BATCH_MS,
       outboxMaxSeconds: e.OUTBOX_MAX_SECONDS ?? CONFIG_DEFAULTS.OUTBOX_MAX_SECONDS,
       transcriptionTimeoutMs: e.TRANSCRIPTION_TIMEOUT_MS ?? CONFIG_DEFAULTS.TRANSCRIPTION_TIMEOUT_MS,

@@ -1,8 +1,12 @@
-// Builds the Connect client for the transcription service over an injected fetch (the Workers fetch in
+// Builds the client for the transcription service over an injected fetch (the Workers fetch in
 // production, Node's in tests), with a bearer token fetched per call. Runs in workerd and Node alike.
+// Speaks Connect (default) or gRPC-web: the latter reaches a plain gRPC server behind a gRPC-web proxy
+// (Envoy's grpc_web filter and similar), since a Worker's fetch cannot carry native gRPC's HTTP/2 trailers.
+import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import type { UniversalClientFn } from "@connectrpc/connect/protocol";
-import { createTransport } from "@connectrpc/connect/protocol-connect";
+import { createTransport as createConnectProtocolTransport } from "@connectrpc/connect/protocol-connect";
+import { createTransport as createGrpcWebProtocolTransport } from "@connectrpc/connect/protocol-grpc-web";
 import { TranscriptionService } from "../gen/langhook/transcription/v1/transcription_pb.js";
 
 /** The part of RequestInit we use; `duplex` is required by Node for a streamed body, ignored by workerd. */
@@ -17,12 +21,18 @@ export interface FetchInit {
 
 export type FetchLike = (url: string, init: FetchInit) => Promise<Response>;
 
+/** The wire protocols the client can speak (TRANSCRIPTION_PROTOCOL). */
+export const TRANSCRIPTION_PROTOCOLS = ["connect", "grpc-web"] as const;
+export type TranscriptionProtocol = (typeof TRANSCRIPTION_PROTOCOLS)[number];
+
 export interface TranscriptionClientOptions {
   /** Where the service is, e.g. "https://stt.example.com" (production refuses fetch to a bare IP). */
   baseUrl: string;
   fetch: FetchLike;
   /** Called before every call; undefined means no Authorization header. */
   getToken?: () => Promise<string | undefined>;
+  /** "connect" (default) or "grpc-web". */
+  protocol?: TranscriptionProtocol;
   /** Binary protobuf (default) or JSON (readable when debugging). */
   useBinaryFormat?: boolean;
   /** Default deadline per call, sent as connect-timeout-ms; none by default. */
@@ -37,8 +47,12 @@ export function createTranscriptionTransport(options: TranscriptionClientOptions
   const getToken = options.getToken;
   if (getToken !== undefined) interceptors.push(bearerToken(getToken));
   interceptors.push(...(options.interceptors ?? []));
+  const createTransport =
+    (options.protocol ?? "connect") === "grpc-web"
+      ? createGrpcWebProtocolTransport
+      : createConnectProtocolTransport;
   return createTransport({
-    httpClient: createFetchHttpClient(options.fetch),
+    httpClient: createFetchHttpClient(options.fetch, streamingPaths(TranscriptionService)),
     baseUrl: options.baseUrl,
     useBinaryFormat: options.useBinaryFormat ?? true,
     interceptors,
@@ -65,18 +79,33 @@ export function bearerToken(getToken: () => Promise<string | undefined>): Interc
   };
 }
 
+/** URL path suffixes ("/pkg.Service/Method") of a service's client- and bidi-streaming methods. */
+export function streamingPaths(service: DescService): ReadonlySet<string> {
+  return new Set(
+    service.methods
+      .filter((m) => m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming")
+      .map((m) => `/${service.typeName}/${m.name}`),
+  );
+}
+
 /**
  * Connect's HTTP client over a plain fetch. Unlike connect-web's, it sets `redirect: "manual"` (workerd
  * rejects "error" in some versions), drops `content-encoding` from responses (fetch already decoded the
  * body; Connect would try again), and sends unary bodies as bytes so they get a Content-Length.
+ * `streaming` names the methods whose request body is streamed: Connect tells them apart by content type
+ * (application/connect+proto), gRPC-web does not (application/grpc-web+proto for every call).
  */
-export function createFetchHttpClient(fetchFn: FetchLike): UniversalClientFn {
+export function createFetchHttpClient(
+  fetchFn: FetchLike,
+  streaming: ReadonlySet<string> = new Set(),
+): UniversalClientFn {
   return async (req) => {
     let body: ReadableStream<Uint8Array> | Uint8Array | null = null;
     if (req.body !== undefined) {
-      // Streaming calls use application/connect+proto (or +json); unary ones application/proto or /json.
-      const streaming = (req.header.get("content-type") ?? "").startsWith("application/connect+");
-      body = streaming ? iterableToStream(req.body) : await concat(req.body);
+      const streamed =
+        (req.header.get("content-type") ?? "").startsWith("application/connect+") ||
+        [...streaming].some((path) => new URL(req.url).pathname.endsWith(path));
+      body = streamed ? iterableToStream(req.body) : await concat(req.body);
     }
     const res = await fetchFn(req.url, {
       method: req.method,

@@ -83,7 +83,8 @@ function fatal(code: ForwardErrorCode, ce: ConnectError): ErrorClass {
 /**
  * The delay the server asked for, in ms, from (first found): response metadata `retry-after-ms`
  * (integer ms), metadata `retry-after` (integer seconds, as in HTTP), or a `google.rpc.RetryInfo` error
- * detail. Connect puts both headers and trailers into the error's metadata.
+ * detail. Connect puts both headers and trailers into the error's metadata, and so does gRPC-web, whether a
+ * proxy sent the status "trailers-only" (in the headers) or in the body's trailer frame.
  */
 export function retryAfterMs(err: ConnectError): number | undefined {
   const ms = parseNonNegative(err.metadata.get("retry-after-ms"));
