@@ -3,6 +3,7 @@
 
 import * as v from "valibot";
 import type { ApiCredential } from "./audiohook/signature";
+import { MIN_HS256_SECRET_BYTES } from "./auth/jwt";
 import { usesServiceBinding } from "./forward/service-fetch";
 
 export const CONFIG_DEFAULTS = {
@@ -160,6 +161,14 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       ok: false,
       error:
         "set all of TRANSCRIPTION_TOKEN_URL, TRANSCRIPTION_CLIENT_ID and TRANSCRIPTION_CLIENT_SECRET, or none",
+    };
+  }
+  // Checked here, with the rest, so a short secret is a clear configuration error, not a 500 per upgrade.
+  const jwtSecretBytes = new TextEncoder().encode(e.MEDIA_API_JWT_SECRET ?? "").byteLength;
+  if (jwtSecretBytes > 0 && jwtSecretBytes < MIN_HS256_SECRET_BYTES) {
+    return {
+      ok: false,
+      error: `MEDIA_API_JWT_SECRET is ${jwtSecretBytes} bytes; an HS256 secret must be at least ${MIN_HS256_SECRET_BYTES} bytes`,
     };
   }
   return {

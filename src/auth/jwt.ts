@@ -96,7 +96,8 @@ const ASYMMETRIC: readonly JWSAlgorithm[] = [
   "EdDSA",
   "Ed25519",
 ];
-const MIN_HS256_SECRET_BYTES = 32;
+/** RFC 7518 §3.2: an HS256 key is at least as long as the hash. config.ts checks it at load too. */
+export const MIN_HS256_SECRET_BYTES = 32;
 // Three base64url segments; the checks after it are jose's.
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 

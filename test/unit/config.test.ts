@@ -53,6 +53,17 @@ describe("configuration", () => {
     expect(parseConfig({ ...base, TRANSCRIPTION_URL: "not a url" })).toMatchObject({ ok: false });
   });
 
+  it("refuses a media-api HS256 secret under 32 bytes, and takes one of 32", () => {
+    const base = { AUDIOHOOK_API_KEY: "a", AUDIOHOOK_CLIENT_SECRET: "" };
+    expect(parseConfig({ ...base, MEDIA_API_JWT_SECRET: "short-secret" })).toEqual({
+      ok: false,
+      error: "MEDIA_API_JWT_SECRET is 12 bytes; an HS256 secret must be at least 32 bytes",
+    });
+    // Bytes, not characters: 16 two-byte characters are enough.
+    const ok = parseConfig({ ...base, MEDIA_API_JWT_SECRET: "é".repeat(16) });
+    expect(ok.ok && ok.config.mediaApi?.secret).toBe("é".repeat(16));
+  });
+
   it("reads the acoustic commit threshold as a percentage", () => {
     const base = { AUDIOHOOK_API_KEY: "a", AUDIOHOOK_CLIENT_SECRET: "" };
     const byDefault = parseConfig(base);
