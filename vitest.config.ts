@@ -1,8 +1,18 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
-/** A project that runs test files inside workerd, with the worker's bindings plus `overrides`. */
-function workersProject(name: string, include: string[], overrides: Record<string, string> = {}) {
+type Inject = <K extends "transcriberUrl">(key: K) => string;
+
+/**
+ * A project that runs test files inside workerd, with the worker's bindings plus `overrides`, and
+ * `miniflare` options of its own (auxiliary workers, service bindings).
+ */
+function workersProject(
+  name: string,
+  include: string[],
+  overrides: Record<string, string> = {},
+  miniflare: (inject: Inject) => Record<string, unknown> = () => ({}),
+) {
   return {
     plugins: [
       cloudflareTest(({ inject }) => ({
@@ -26,6 +36,7 @@ function workersProject(name: string, include: string[], overrides: Record<strin
             MEDIA_API_JWT_SECRET: "langhook-development-media-api-secret-0123456789",
             ...overrides,
           },
+          ...miniflare(inject),
         },
       })),
     ],
@@ -41,6 +52,25 @@ export default defineConfig({
       workersProject("workers", ["test/workers/**/*.test.ts"]),
       // Limits small enough to reach in a test: a 1 s outbox.
       workersProject("workers-limits", ["test/workers-limits/**/*.test.ts"], { OUTBOX_MAX_SECONDS: "1" }),
+      // The transcription service reached through a TRANSCRIPTION_SERVICE binding to a second worker (which
+      // relays to the dev transcriber, like a Worker in front of a Container), with no TRANSCRIPTION_URL.
+      workersProject(
+        "workers-binding",
+        ["test/workers-binding/**/*.test.ts"],
+        { TRANSCRIPTION_URL: "" },
+        (inject) => ({
+          serviceBindings: { TRANSCRIPTION_SERVICE: "transcription-worker" },
+          workers: [
+            {
+              name: "transcription-worker",
+              modules: true,
+              scriptPath: "./test/workers-binding/transcription-worker.js",
+              compatibilityDate: "2026-08-01",
+              bindings: { UPSTREAM_URL: inject("transcriberUrl") },
+            },
+          ],
+        }),
+      ),
     ],
   },
 });

@@ -19,8 +19,8 @@ function isServiceBinding(value: unknown): value is ServiceBinding {
  * host is not used for routing (the binding decides where it goes); its path and headers reach the
  * service as sent, so the Connect or gRPC-web paths work unchanged.
  */
-export function serviceFetch(env: { TRANSCRIPTION_SERVICE?: unknown }): FetchLike {
-  const binding = env.TRANSCRIPTION_SERVICE;
+export function serviceFetch(env: object): FetchLike {
+  const binding = bindingOf(env);
   // Bound calls, not a stored method: workerd's fetch (and a Fetcher's) throw "Illegal invocation"
   // when called detached from their receiver.
   if (isServiceBinding(binding)) return (url, init) => binding.fetch(url, init);
@@ -28,6 +28,12 @@ export function serviceFetch(env: { TRANSCRIPTION_SERVICE?: unknown }): FetchLik
 }
 
 /** Whether calls go through the binding: for the call's start log line. */
-export function usesServiceBinding(env: { TRANSCRIPTION_SERVICE?: unknown }): boolean {
-  return isServiceBinding(env.TRANSCRIPTION_SERVICE);
+export function usesServiceBinding(env: object): boolean {
+  return isServiceBinding(bindingOf(env));
+}
+
+// `object`, not { TRANSCRIPTION_SERVICE?: unknown }: the generated Env has no such member unless wrangler.toml
+// declares the binding, and TypeScript refuses an Env for a type whose only member is optional.
+function bindingOf(env: object): unknown {
+  return (env as { TRANSCRIPTION_SERVICE?: unknown }).TRANSCRIPTION_SERVICE;
 }
