@@ -2,10 +2,23 @@
 
 export const DURATION_PATTERN = /^PT(\d*\.)?\d+S$/;
 
-/** Seconds in an AudioHook duration, or undefined when it is not one. */
+/**
+ * The longest duration, and so the furthest position, a call may state or reach: 24 h of audio. Without
+ * a bound `PT` + 400 nines + `S` reads as Infinity and `PT3000000000000000S` as a position no sample
+ * count can encode, and either would poison every later position.
+ */
+export const MAX_DURATION_SECONDS = 24 * 60 * 60;
+
+/** Seconds in an AudioHook duration, or undefined when it is not one or is over MAX_DURATION_SECONDS. */
 export function parseDuration(text: string): number | undefined {
   if (!DURATION_PATTERN.test(text)) return undefined;
-  return Number(text.slice(2, -1));
+  const seconds = Number(text.slice(2, -1));
+  return Number.isFinite(seconds) && seconds <= MAX_DURATION_SECONDS ? seconds : undefined;
+}
+
+/** The furthest position of a call's timeline, in samples at `rate`. */
+export function maxPositionSamples(rate: number): number {
+  return MAX_DURATION_SECONDS * rate;
 }
 
 /** Formats seconds as an AudioHook duration with at most millisecond precision. */

@@ -2,7 +2,7 @@
 // state machine sees it, so the machine works on typed values only.
 
 import * as v from "valibot";
-import { DURATION_PATTERN } from "./duration";
+import { DURATION_PATTERN, MAX_DURATION_SECONDS, parseDuration } from "./duration";
 
 export const PROTOCOL_VERSION = "2";
 
@@ -10,7 +10,14 @@ const Uuid = v.pipe(
   v.string(),
   v.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "expected a UUID"),
 );
-const Duration = v.pipe(v.string(), v.regex(DURATION_PATTERN, "expected a duration like PT1.5S"));
+const Duration = v.pipe(
+  v.string(),
+  v.regex(DURATION_PATTERN, "expected a duration like PT1.5S"),
+  v.check(
+    (text) => parseDuration(text) !== undefined,
+    `expected a duration of at most PT${MAX_DURATION_SECONDS}S (24 h)`,
+  ),
+);
 const Seq = v.pipe(v.number(), v.integer(), v.minValue(0));
 const Language = v.pipe(v.string(), v.regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "expected a BCP-47 tag"));
 

@@ -4,7 +4,7 @@
 import type { ChannelName, MediaFormat } from "../media/format";
 import { SUPPORTED_RATE } from "../media/format";
 import { decodeFrame, type FrameError, type PcmChunk } from "../media/frames";
-import { durationToSamples, samplesToDuration } from "./duration";
+import { durationToSamples, MAX_DURATION_SECONDS, maxPositionSamples, samplesToDuration } from "./duration";
 import {
   type ClientMessage,
   type DisconnectReason,
@@ -100,6 +100,7 @@ export type ProtocolErrorCode =
   | "wrong-seq"
   | "wrong-serverseq"
   | "wrong-position"
+  | "position-out-of-range"
   | "unexpected-message"
   | "audio-before-open"
   | "audio-after-close"
@@ -152,8 +153,10 @@ function send(state: SessionState, type: ServerMessageType, parameters: Record<s
 /** Ends the call from our side: `disconnect`, then close the socket unless the client does first. */
 export function disconnect(prev: SessionState, reason: DisconnectReason, info?: string): Transition {
   const state = { ...prev };
-  // Once disconnecting, the client has been told; after closed, only a protocol error still speaks up.
-  if (state.phase === "disconnecting") return { state, effects: [] };
+  // Once disconnecting, the client has been told. After closed the call is over and answered: whatever
+  // the client still sends is logged (by the caller) and not answered, so a client never reads a
+  // `disconnect` after `closed`, nor a second one.
+  if (state.phase === "disconnecting" || state.phase === "closed") return { state, effects: [] };
   const effects: Effect[] = [];
   if (state.phase === "open")
     effects.push({ type: "boundary", reason: "disconnect", positionSamples: state.positionSamples });
@@ -169,7 +172,7 @@ export function disconnect(prev: SessionState, reason: DisconnectReason, info?: 
     code: reason === "completed" ? 1000 : 1008,
     reason: `disconnect: ${reason}`,
   });
-  if (state.phase !== "closed") state.phase = "disconnecting";
+  state.phase = "disconnecting";
   return { state, effects };
 }
 
@@ -280,8 +283,11 @@ export function onMessage(prev: SessionState, message: ClientMessage, limits: Pr
     case "resumed": {
       state.paused = false;
       const discarded = discardedSamples(state, message.parameters.discarded);
-      if (discarded > 0)
-        state.positionSamples = Math.max(state.positionSamples, state.receivedSamples + discarded);
+      if (discarded > 0) {
+        const end = state.receivedSamples + discarded;
+        if (end > maxPosition(state)) return positionOutOfRange(state, "resumed.discarded", end);
+        state.positionSamples = Math.max(state.positionSamples, end);
+      }
       return { state, effects };
     }
     case "update": {
@@ -297,6 +303,8 @@ export function onMessage(prev: SessionState, message: ClientMessage, limits: Pr
       const rate = state.media?.rate ?? SUPPORTED_RATE;
       const start = durationToSamples(message.parameters.start, rate) ?? state.positionSamples;
       const span = durationToSamples(message.parameters.discarded, rate) ?? 0;
+      // Each is bounded by the schema; together they may still pass the end of a call's timeline.
+      if (start + span > maxPosition(state)) return positionOutOfRange(state, "discarded", start + span);
       effects.push({
         type: "boundary",
         reason: "discarded",
@@ -316,6 +324,20 @@ export function onMessage(prev: SessionState, message: ClientMessage, limits: Pr
     case "close":
       return finishClose(state, effects);
   }
+}
+
+function maxPosition(state: SessionState): number {
+  return maxPositionSamples(state.media?.rate ?? SUPPORTED_RATE);
+}
+
+/** A position past MAX_DURATION_SECONDS ends the call: beyond it no later position could be trusted. */
+function positionOutOfRange(state: SessionState, what: string, samples: number): Transition {
+  const rate = state.media?.rate ?? SUPPORTED_RATE;
+  return protocolError(
+    state,
+    "position-out-of-range",
+    `${what} reaches ${samplesToDuration(samples, rate)}, past the ${MAX_DURATION_SECONDS / 3600} h maximum of a call's timeline`,
+  );
 }
 
 function discardedSamples(state: SessionState, duration: string | undefined): number {
@@ -423,6 +445,8 @@ export function onAudio(prev: SessionState, bytes: Uint8Array, limits: ProtocolL
   const decoded = decodeFrame(bytes, state.media, limits.maxFrameSamples);
   if (!decoded.ok) return protocolError(state, decoded.error.code, decoded.error.info);
   const samples = decoded.channels[0]?.length ?? 0;
+  if (state.positionSamples + samples > maxPosition(state))
+    return positionOutOfRange(state, "audio", state.positionSamples + samples);
   const chunk: PcmChunk = {
     media: state.media,
     channels: decoded.channels,

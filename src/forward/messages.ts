@@ -14,6 +14,7 @@ import {
   PushAudioRequestSchema,
 } from "../gen/langhook/transcription/v1/transcription_pb.js";
 import type { AudioBatch, ForwardChannel } from "./batcher.js";
+import { ForwardError } from "./retry.js";
 
 /** What every chunk of a session carries besides its audio. */
 export interface SessionContext {
@@ -49,14 +50,25 @@ export function decodeL16(bytes: Uint8Array): Int16Array {
   return samples;
 }
 
+/** A uint64 field's value as a BigInt, or ERR_LOCAL_ENCODING naming the batch and the field. */
+function uint64(batch: AudioBatch, field: "sequence" | "startSample"): bigint {
+  const value = batch[field];
+  if (Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  throw new ForwardError(
+    "ERR_LOCAL_ENCODING",
+    `cannot encode ${batch.channel} batch ${batch.sequence}: ${field} ${value} is not a non-negative safe integer`,
+  );
+}
+
+/** Throws a ForwardError ERR_LOCAL_ENCODING (fatal, never retried) for a batch that cannot be encoded. */
 export function toAudioChunk(batch: AudioBatch, session: SessionContext): AudioChunk {
   return create(AudioChunkSchema, {
     sessionId: session.sessionId,
     conversationId: session.conversationId,
     participantId: session.participantId,
     channel: channelToProto(batch.channel),
-    sequenceNumber: BigInt(batch.sequence),
-    position: BigInt(batch.startSample),
+    sequenceNumber: uint64(batch, "sequence"),
+    position: uint64(batch, "startSample"),
     sampleRate: session.sampleRate ?? 8000,
     audioFormat: AudioFormat.L16,
     audioData: encodeL16(batch.samples),

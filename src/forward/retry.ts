@@ -11,7 +11,12 @@ export type ForwardErrorCode =
   | "ERR_TRANSCRIBER_REJECTED"
   | "ERR_TRANSCRIBER_UNAVAILABLE"
   | "ERR_FORWARD_CANCELED"
-  | "ERR_OUTBOX_FULL";
+  | "ERR_OUTBOX_FULL"
+  /**
+   * We could not build the request (e.g. a batch position no protobuf uint64 can hold): a bug or bad
+   * state on our side, never the service's fault, and no retry can fix it.
+   */
+  | "ERR_LOCAL_ENCODING";
 
 export class ForwardError extends Error {
   override name = "ForwardError";
@@ -45,9 +50,32 @@ export type ErrorClass =
  *
  * Fatal: Unauthenticated and PermissionDenied (credentials must change first), InvalidArgument, and the
  * remaining codes (Unimplemented, NotFound, FailedPrecondition...): repeating the same request would get
- * the same answer. Canceled is our own abort.
+ * the same answer. Canceled is our own abort. A local failure to build the request (a ForwardError
+ * ERR_LOCAL_ENCODING, or a RangeError) is fatal and is never reported as the service's fault.
  */
 export function classifyError(err: unknown): ErrorClass {
+  // Our own errors were classified where they were thrown; the Connect client may have wrapped one.
+  const own =
+    err instanceof ForwardError
+      ? err
+      : err instanceof ConnectError && err.cause instanceof ForwardError
+        ? err.cause
+        : undefined;
+  if (own !== undefined) {
+    return own.code === "ERR_TRANSCRIBER_UNAVAILABLE"
+      ? { retryable: true, code: own.connectCode ?? Code.Unavailable, retryAfterMs: undefined }
+      : { retryable: false, error: own };
+  }
+  // A RangeError (BigInt of a fraction or of Infinity, a bad array length) is local: ConnectError.from
+  // would call it Unknown, which is retried, and every later batch would queue behind it for nothing.
+  if (err instanceof RangeError) {
+    return {
+      retryable: false,
+      error: new ForwardError("ERR_LOCAL_ENCODING", `could not build the request: ${err.message}`, {
+        cause: err,
+      }),
+    };
+  }
   const ce = ConnectError.from(err);
   switch (ce.code) {
     case Code.Unavailable:

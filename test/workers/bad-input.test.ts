@@ -72,6 +72,27 @@ describe("bad input", () => {
     await expectErrorAndClose(client, /message\.position: expected a duration/);
   });
 
+  it("an infinite position (PT + 400 nines + S)", async () => {
+    const client = await openedCall();
+    client.send("ping", {}, { position: `PT${"9".repeat(400)}S` });
+    await expectErrorAndClose(client, /message\.position: expected a duration of at most PT86400S \(24 h\)/);
+  });
+
+  it("a discarded span no call can have (PT3000000000000000S)", async () => {
+    const client = await openedCall();
+    client.send("discarded", { start: "PT0S", discarded: "PT3000000000000000S" });
+    await expectErrorAndClose(
+      client,
+      /discarded\.parameters\.discarded: expected a duration of at most PT86400S/,
+    );
+  });
+
+  it("a discarded span that ends past 24 h of timeline", async () => {
+    const client = await openedCall();
+    client.send("discarded", { start: "PT80000S", discarded: "PT10000S" });
+    await expectErrorAndClose(client, /discarded reaches PT90000S, past the 24 h maximum/);
+  });
+
   it("no supported media offered", async () => {
     const client = await GenesysClient.connect();
     client.open({ media: [{ type: "audio", format: "OPUS", channels: ["external"], rate: 48000 }] });
@@ -84,12 +105,15 @@ describe("bad input", () => {
     await expectErrorAndClose(client, /audio received before open/);
   });
 
-  it("audio after close", async () => {
+  it("audio after closed: no disconnect after closed, the socket just closes", async () => {
     const client = await openedCall();
     client.send("close", { reason: "end" });
     await client.expect("closed");
     client.sendAudio(pcmuStereo(20), 160);
-    await expectErrorAndClose(client, /audio received after close/);
+    client.send("ping");
+    // The call is over and answered: nothing more is sent, not a disconnect, not a pong.
+    const next = await client.next();
+    expect(next).toEqual({ kind: "close", code: 1000, reason: "closed" });
   });
 
   it("a frame whose length does not fit the format", async () => {

@@ -1,7 +1,12 @@
 // The protocol state machine in plain Node: transitions, sequence numbers and positions.
 
 import { describe, expect, it } from "vitest";
-import { formatDuration, parseDuration, samplesToDuration } from "../../../src/audiohook/duration";
+import {
+  formatDuration,
+  MAX_DURATION_SECONDS,
+  parseDuration,
+  samplesToDuration,
+} from "../../../src/audiohook/duration";
 import { type ClientMessage, parseClientMessage } from "../../../src/audiohook/messages";
 import {
   acknowledgeClose,
@@ -70,6 +75,71 @@ describe("durations", () => {
     expect(formatDuration(12.34)).toBe("PT12.34S");
     expect(formatDuration(3)).toBe("PT3S");
     expect(samplesToDuration(12_000, 8000)).toBe("PT1.5S");
+  });
+
+  it("refuses durations that are infinite or longer than 24 h", () => {
+    expect(parseDuration(`PT${"9".repeat(400)}S`)).toBeUndefined();
+    expect(parseDuration("PT3000000000000000S")).toBeUndefined();
+    expect(parseDuration(`PT${MAX_DURATION_SECONDS}S`)).toBe(86_400);
+    expect(parseDuration(`PT${MAX_DURATION_SECONDS}.001S`)).toBeUndefined();
+    // A long fraction is still a small number.
+    expect(parseDuration(`PT1.${"5".repeat(400)}S`)).toBeCloseTo(1.5556, 4);
+  });
+});
+
+describe("positions out of bounds", () => {
+  it("a message carrying an over-long duration fails validation with an info", () => {
+    const parsed = parseClientMessage(
+      JSON.stringify({
+        version: "2",
+        id: SESSION,
+        type: "discarded",
+        seq: 2,
+        serverseq: 1,
+        position: "PT0S",
+        parameters: { start: "PT0S", discarded: "PT3000000000000000S" },
+      }),
+    );
+    expect(parsed).toEqual({
+      ok: false,
+      error: {
+        code: "bad-parameters",
+        info: "discarded.parameters.discarded: expected a duration of at most PT86400S (24 h)",
+      },
+    });
+  });
+
+  it("a discarded span or resumed gap ending past 24 h ends the call with disconnect error", () => {
+    for (const message of [
+      msg("discarded", 2, { start: "PT86000S", discarded: "PT401S" }, "PT1S", 1),
+      msg("resumed", 2, { start: "PT1S", discarded: "PT86400S" }, "PT1S", 1),
+    ]) {
+      // A second of audio received, so a resumed gap of 24 h ends past the bound.
+      const t = onMessage({ ...opened(), positionSamples: 8000, receivedSamples: 8000 }, message, LIMITS);
+      expect(t.state.phase).toBe("disconnecting");
+      expect(t.state.positionSamples).toBe(8000);
+      expect(sends(t.effects)).toMatchObject([
+        {
+          type: "disconnect",
+          parameters: { reason: "error", info: expect.stringMatching(/past the 24 h maximum/) },
+        },
+      ]);
+      expect(
+        t.effects.some((e) => e.type === "audio" || (e.type === "boundary" && e.reason === "discarded")),
+      ).toBe(false);
+    }
+  });
+
+  it("audio that would carry the timeline past 24 h ends the call", () => {
+    const near = { ...opened(), positionSamples: MAX_DURATION_SECONDS * 8000 - 80 };
+    const ok = onAudio(near, new Uint8Array(160), LIMITS);
+    expect(ok.effects.map((e) => e.type)).toEqual(["audio"]);
+    // 8 stereo samples: 1 ms past the bound.
+    const over = onAudio(ok.state, new Uint8Array(16), LIMITS);
+    expect(sends(over.effects)[0]).toMatchObject({
+      type: "disconnect",
+      parameters: { info: "audio reaches PT86400.001S, past the 24 h maximum of a call's timeline" },
+    });
   });
 });
 
@@ -181,6 +251,24 @@ describe("protocol state machine", () => {
     });
     const closed = acknowledgeClose(onMessage(opened(), msg("close", 2, {}), LIMITS).state).state;
     expect(sendEvent(closed, []).effects).toEqual([]);
+  });
+
+  it("after closed it answers nothing, not even a disconnect for a protocol error, and logs the message", () => {
+    const closed = acknowledgeClose(onMessage(opened(), msg("close", 2, {}), LIMITS).state).state;
+    expect(closed.phase).toBe("closed");
+    for (const t of [
+      onMessage(closed, msg("ping", 3, {}, "PT0S", 2), LIMITS),
+      onMessage(closed, msg("ping", 9, {}, "PT0S", 2), LIMITS),
+      onAudio(closed, new Uint8Array(160), LIMITS),
+      disconnect(closed, "error", "late failure"),
+    ]) {
+      expect(sends(t.effects)).toEqual([]);
+      expect(t.effects.every((e) => e.type === "log")).toBe(true);
+      expect(t.state.phase).toBe("closed");
+    }
+    expect(onAudio(closed, new Uint8Array(160), LIMITS).effects).toMatchObject([
+      { type: "log", event: "protocol-error", fields: { code: "audio-after-close" } },
+    ]);
   });
 
   it("messages before open are refused, close before open is answered", () => {
