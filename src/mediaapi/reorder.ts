@@ -6,8 +6,16 @@ export type ReorderEvent<T> =
   | { readonly type: "frame"; readonly sequence: number; readonly item: T }
   /** Numbers `from`..`to` (inclusive) were given up on; whatever follows comes after them. */
   | { readonly type: "gap"; readonly from: number; readonly to: number }
-  /** A frame not passed on: already seen (`duplicate`) or given up on before it came (`late`). */
-  | { readonly type: "dropped"; readonly sequence: number; readonly why: "duplicate" | "late" };
+  /**
+   * A frame not passed on: already seen (`duplicate`), given up on before it came (`late`), or numbered
+   * further ahead of the next expected than `maxJumpFrames` (`out-of-range`: a bad number, not a gap;
+   * nothing about the stream changes).
+   */
+  | {
+      readonly type: "dropped";
+      readonly sequence: number;
+      readonly why: "duplicate" | "late" | "out-of-range";
+    };
 
 export interface ReorderOptions {
   /**
@@ -15,6 +23,12 @@ export interface ReorderOptions {
    * arriving ends the wait for `n`. Default 8 (160 ms of 20 ms frames).
    */
   readonly windowFrames?: number;
+  /**
+   * How far ahead of the next expected number a frame may be and still count as a jump (the numbers
+   * between reported as a gap). Further than this it is dropped as `out-of-range`: one absurd number
+   * (9e15 after 5) must not declare every real frame after it late. Default 3000 (a minute of 20 ms frames).
+   */
+  readonly maxJumpFrames?: number;
   /** Also give up on a missing number once a frame after it has waited this long. Needs `now`. */
   readonly windowMs?: number;
   /** Epoch ms; only read when `windowMs` is set. */
@@ -33,6 +47,7 @@ export interface ReorderStats {
   readonly reordered: number;
   readonly duplicates: number;
   readonly late: number;
+  readonly outOfRange: number;
   /** Gap events. */
   readonly gaps: number;
   /** Sequence numbers given up on, across all gaps. */
@@ -41,23 +56,30 @@ export interface ReorderStats {
   readonly held: number;
 }
 
+export const DEFAULT_MAX_JUMP_FRAMES = 3000;
+
 // Enough to tell a late frame from a duplicate for any realistic straggler.
 const REMEMBERED_GAPS = 32;
 
 /** One per participant stream. Pure apart from the injected clock; the caller acts on the events. */
 export class SequenceReorderer<T> {
   readonly #windowFrames: number;
+  readonly #maxJumpFrames: number;
   readonly #windowMs: number | undefined;
   readonly #now: () => number;
   #next: number | undefined;
   readonly #held = new Map<number, { item: T; arrivedAt: number }>();
   readonly #recentGaps: { from: number; to: number }[] = [];
-  #stats = { emitted: 0, reordered: 0, duplicates: 0, late: 0, gaps: 0, missing: 0 };
+  #stats = { emitted: 0, reordered: 0, duplicates: 0, late: 0, outOfRange: 0, gaps: 0, missing: 0 };
 
   constructor(options: ReorderOptions = {}) {
     const windowFrames = options.windowFrames ?? 8;
     if (!Number.isInteger(windowFrames) || windowFrames < 1)
       throw new RangeError("windowFrames must be an integer ≥ 1");
+    const maxJumpFrames = options.maxJumpFrames ?? DEFAULT_MAX_JUMP_FRAMES;
+    if (!Number.isInteger(maxJumpFrames) || maxJumpFrames < windowFrames)
+      throw new RangeError("maxJumpFrames must be an integer ≥ windowFrames");
+    this.#maxJumpFrames = maxJumpFrames;
     if (options.windowMs !== undefined && options.now === undefined)
       throw new RangeError("windowMs needs a now()");
     this.#windowFrames = windowFrames;
@@ -79,6 +101,10 @@ export class SequenceReorderer<T> {
     if (!Number.isSafeInteger(sequence) || sequence < 0)
       throw new RangeError("sequence must be a non-negative integer");
     const next = this.#next ?? sequence;
+    if (sequence - next > this.#maxJumpFrames) {
+      this.#stats.outOfRange += 1;
+      return [{ type: "dropped", sequence, why: "out-of-range" }];
+    }
     this.#next = next;
     if (sequence < next || this.#held.has(sequence)) {
       const why = sequence < next && this.#wasGivenUp(sequence) ? "late" : "duplicate";

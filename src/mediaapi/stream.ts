@@ -6,7 +6,7 @@ import type { PcmChunk } from "../media/frames";
 import { MULAW_TABLE } from "../media/pcmu";
 import { BadFrameCounter } from "./bad-frames";
 import { type FrameErrorCode, type MediaApiFrame, parseMediaFrame } from "./frames";
-import { SequenceReorderer } from "./reorder";
+import { DEFAULT_MAX_JUMP_FRAMES, SequenceReorderer } from "./reorder";
 
 /** The pipeline runs at the telephone rate; 16 kHz frames are brought down to it. */
 const PIPELINE_RATE = 8000;
@@ -21,6 +21,7 @@ export interface StreamCheckpoint {
   lastFrameSamples: number;
   gaps: number;
   missing: number;
+  /** Late and duplicate frames dropped. */
   duplicates: number;
 }
 
@@ -46,6 +47,7 @@ export class MediaApiStream {
     private readonly identity: StreamIdentity,
     checkpoint?: StreamCheckpoint,
     windowFrames = 8,
+    private readonly maxJumpFrames = DEFAULT_MAX_JUMP_FRAMES,
   ) {
     this.checkpoint = checkpoint ?? {
       next: undefined,
@@ -57,6 +59,7 @@ export class MediaApiStream {
     };
     this.reorderer = new SequenceReorderer<MediaApiFrame>({
       windowFrames,
+      maxJumpFrames,
       ...(this.checkpoint.next !== undefined ? { firstSequence: this.checkpoint.next } : {}),
     });
   }
@@ -80,8 +83,19 @@ export class MediaApiStream {
         frame.sequenceNumber,
       );
     }
-    this.badFrames.good();
-    return this.accept(frame);
+    const events = this.reorderer.push(frame.sequenceNumber, frame);
+    const dropped = events.find((e) => e.type === "dropped");
+    if (dropped?.why === "out-of-range") {
+      return this.reject(
+        "ERR_FRAME_BAD_SEQUENCE",
+        `sequenceNumber ${frame.sequenceNumber} is more than ${this.maxJumpFrames} past the next expected (${this.reorderer.next}); frame dropped`,
+        frame.sequenceNumber,
+      );
+    }
+    // A late or duplicate frame is dropped and answered, but is no bad frame: a resend after a lost
+    // acknowledgement is normal. Nor does it forgive a run of bad ones: only a frame we take does.
+    if (dropped === undefined) this.badFrames.good();
+    return this.settle(frame, events);
   }
 
   /** Binary frames are not part of the media-api: answered like any other bad frame. */
@@ -101,7 +115,13 @@ export class MediaApiStream {
   }
 
   private accept(frame: MediaApiFrame): StreamOutput[] {
-    const events = this.reorderer.push(frame.sequenceNumber, frame);
+    return this.settle(frame, this.reorderer.push(frame.sequenceNumber, frame));
+  }
+
+  private settle(
+    frame: MediaApiFrame,
+    events: ReturnType<SequenceReorderer<MediaApiFrame>["push"]>,
+  ): StreamOutput[] {
     const out = this.translate(events);
     const emitted = out.some((o) => o.type === "audio" && o.sequence === frame.sequenceNumber);
     const dropped = events.some((e) => e.type === "dropped");
@@ -126,6 +146,8 @@ export class MediaApiStream {
     const out: StreamOutput[] = [];
     for (const event of events) {
       if (event.type === "dropped") {
+        // Out-of-range numbers are answered by receive() as bad frames.
+        if (event.why === "out-of-range") continue;
         this.checkpoint.duplicates += 1;
         out.push({
           type: "reply",

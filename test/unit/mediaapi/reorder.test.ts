@@ -46,11 +46,28 @@ describe("SequenceReorderer", () => {
   });
 
   it("reports a jump far ahead as one gap per hole, without walking the range", () => {
-    const r = new SequenceReorderer<number>({ windowFrames: 8 });
+    const r = new SequenceReorderer<number>({ windowFrames: 8, maxJumpFrames: 2_000_000 });
     expect(run(r, [0, 3, 1_000_000])).toEqual(["0", "gap 1-2", "3", "gap 4-999992"]);
     expect(r.next).toBe(999_993);
     expect(r.stats).toMatchObject({ gaps: 2, missing: 2 + 999_989, held: 1 });
     expect(run(r, [999_993, 999_994, 999_995, 999_996, 999_997, 999_998, 999_999])).toHaveLength(8);
+  });
+
+  it("drops a number more than maxJumpFrames ahead as out-of-range, changing nothing", () => {
+    const r = new SequenceReorderer<number>({ windowFrames: 8 });
+    expect(run(r, [1, 2, 3, 4, 5, 9e15, 3007])).toEqual([
+      "1",
+      "2",
+      "3",
+      "4",
+      "5",
+      "out-of-range 9000000000000000",
+      "out-of-range 3007",
+    ]);
+    expect(r.next).toBe(6);
+    expect(run(r, [6, 3005])).toEqual(["6", "gap 7-2997"]);
+    expect(r.stats).toMatchObject({ outOfRange: 2, late: 0, gaps: 1 });
+    expect(() => new SequenceReorderer({ windowFrames: 8, maxJumpFrames: 4 })).toThrow(RangeError);
   });
 
   it("calls a frame that arrives after its gap was reported late, not duplicate", () => {
