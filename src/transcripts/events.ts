@@ -42,13 +42,17 @@ export function seconds(duration: Duration | undefined): number {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Genesys wants a UUID per utterance; an engine's own id that is not one is mapped to one, stably. */
+/**
+ * Genesys wants a UUID per utterance; an engine's own id that is not one is mapped to one, stably: a
+ * version 8 UUID from SHA-256 of the session and the id (RFC 9562 §5.8 and its Appendix B.2 example).
+ * Version 5 would promise SHA-1, which this is not.
+ */
 export async function utteranceUuid(sessionId: string, utteranceId: string): Promise<string> {
   if (UUID.test(utteranceId)) return utteranceId.toLowerCase();
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${sessionId}/${utteranceId}`)),
   );
-  digest[6] = ((digest[6] as number) & 0x0f) | 0x50; // version 5 layout (name-based)
+  digest[6] = ((digest[6] as number) & 0x0f) | 0x80; // version 8 (custom: here SHA-256, name-based)
   digest[8] = ((digest[8] as number) & 0x3f) | 0x80;
   const hex = Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
@@ -58,7 +62,13 @@ function channelName(channel: Channel): ChannelName | undefined {
   return channel === Channel.EXTERNAL ? "external" : channel === Channel.INTERNAL ? "internal" : undefined;
 }
 
-const clamp01 = (x: number) => (Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0);
+/**
+ * A confidence in 0..1 to 3 decimals: the contract carries float32, whose 0.9 reads 0.8999999761581421
+ * once widened; three decimals are all a confidence means.
+ */
+export function confidence(x: number): number {
+  return Number.isFinite(x) ? Math.round(Math.min(1, Math.max(0, x)) * 1000) / 1000 : 0;
+}
 
 /**
  * One transcript entity for a result, or null when its channel was not negotiated.
@@ -78,7 +88,7 @@ export async function transcriptEntity(
   const tokens: TranscriptToken[] = result.tokens.map((t) => ({
     type: "word",
     value: t.value,
-    confidence: clamp01(t.confidence),
+    confidence: confidence(t.confidence),
     offset: formatDuration(seconds(t.offset)),
     duration: formatDuration(seconds(t.duration)),
     language: t.language || language,
@@ -93,7 +103,7 @@ export async function transcriptEntity(
       duration: formatDuration(seconds(result.duration)),
       alternatives: [
         {
-          confidence: clamp01(result.confidence),
+          confidence: confidence(result.confidence),
           languages: [language],
           interpretations: [
             { type: "display", transcript: result.text, ...(tokens.length > 0 ? { tokens } : {}) },
@@ -135,12 +145,12 @@ export function transcriptFrame(result: TranscriptResult, audioLanguage: string)
     text: result.text,
     offset: seconds(result.offset),
     duration: seconds(result.duration),
-    confidence: result.confidence,
+    confidence: confidence(result.confidence),
     language: result.language || audioLanguage,
-    languageConfidence: result.languageConfidence,
+    languageConfidence: confidence(result.languageConfidence),
     tokens: result.tokens.map((t) => ({
       value: t.value,
-      confidence: t.confidence,
+      confidence: confidence(t.confidence),
       offset: seconds(t.offset),
       duration: seconds(t.duration),
       language: t.language || undefined,

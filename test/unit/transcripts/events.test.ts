@@ -7,7 +7,13 @@ import {
   type TranscriptResult,
   TranscriptResultSchema,
 } from "../../../src/gen/langhook/transcription/v1/transcription_pb";
-import { MAX_ENTITY_BYTES, transcriptEntity, utteranceUuid } from "../../../src/transcripts/events";
+import {
+  confidence,
+  MAX_ENTITY_BYTES,
+  transcriptEntity,
+  transcriptFrame,
+  utteranceUuid,
+} from "../../../src/transcripts/events";
 
 const dur = (s: number) =>
   create(DurationSchema, { seconds: BigInt(Math.floor(s)), nanos: Math.round((s % 1) * 1e9) });
@@ -47,7 +53,7 @@ describe("transcript entities", () => {
         ],
       },
     });
-    expect(entity?.data.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(entity?.data.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const swapped = await transcriptEntity(result(), ["internal", "external"], SESSION, "en-US");
     expect(swapped?.data.channelId).toBe(0);
     expect(await transcriptEntity(result(), ["external"], SESSION, "en-US")).toBeNull();
@@ -59,6 +65,35 @@ describe("transcript entities", () => {
     expect(await utteranceUuid(SESSION, "883EFEE8-3D6C-4537-B500-6D7CA4B92FA0")).toBe(
       "883efee8-3d6c-4537-b500-6d7ca4b92fa0",
     );
+  });
+
+  it("marks a derived UUID as version 8 (SHA-256), not version 5 (which means SHA-1)", async () => {
+    const { createHash } = await import("node:crypto");
+    const digest = createHash("sha256").update(`${SESSION}/utt-7`).digest();
+    digest[6] = ((digest[6] as number) & 0x0f) | 0x80;
+    digest[8] = ((digest[8] as number) & 0x3f) | 0x80;
+    const hex = digest.subarray(0, 16).toString("hex");
+    const expected = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    const uuid = await utteranceUuid(SESSION, "utt-7");
+    expect(uuid).toBe(expected);
+    expect(uuid[14]).toBe("8");
+  });
+
+  it("rounds float32 confidences to 3 decimals, in entities and media-api frames", async () => {
+    // What a float32 0.9 reads as once it is a double, as it arrives from the wire.
+    const f32 = Math.fround(0.9);
+    expect(f32).toBe(0.8999999761581421);
+    const tokens = [create(TokenSchema, { value: "hola", confidence: Math.fround(0.8765) })];
+    const r = result({ confidence: f32, languageConfidence: Math.fround(0.35), tokens });
+    const entity = await transcriptEntity(r, ["internal"], SESSION, "es-ES");
+    expect(entity?.data.alternatives[0]?.confidence).toBe(0.9);
+    expect(entity?.data.alternatives[0]?.interpretations[0]?.tokens?.[0]?.confidence).toBe(0.877);
+    const frame = transcriptFrame(r, "es-ES");
+    expect(frame.confidence).toBe(0.9);
+    expect(frame.languageConfidence).toBe(0.35);
+    expect((frame.tokens as { confidence: number }[])[0]?.confidence).toBe(0.877);
+    expect(confidence(Number.NaN)).toBe(0);
+    expect(confidence(1.7)).toBe(1);
   });
 
   it("falls back to the audio's language and carries word tokens", async () => {
