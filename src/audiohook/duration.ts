@@ -21,9 +21,14 @@ export function maxPositionSamples(rate: number): number {
   return MAX_DURATION_SECONDS * rate;
 }
 
-/** Formats seconds as an AudioHook duration with at most millisecond precision. */
+/**
+ * Formats seconds as an AudioHook duration with at most millisecond precision. Whatever the input (an
+ * engine's offset may be anything), the result is a duration parseDuration takes: clamped to
+ * 0..MAX_DURATION_SECONDS, NaN as 0; never an exponent (`PT1e+21S`) or `PTInfinityS`.
+ */
 export function formatDuration(seconds: number): string {
-  const ms = Math.max(0, Math.round(seconds * 1000));
+  const bounded = Number.isNaN(seconds) ? 0 : Math.min(MAX_DURATION_SECONDS, Math.max(0, seconds));
+  const ms = Math.round(bounded * 1000);
   const whole = Math.floor(ms / 1000);
   const frac = ms % 1000;
   return frac === 0 ? `PT${whole}S` : `PT${whole}.${String(frac).padStart(3, "0").replace(/0+$/, "")}S`;

@@ -336,7 +336,8 @@ function positionOutOfRange(state: SessionState, what: string, samples: number):
   return protocolError(
     state,
     "position-out-of-range",
-    `${what} reaches ${samplesToDuration(samples, rate)}, past the ${MAX_DURATION_SECONDS / 3600} h maximum of a call's timeline`,
+    // Seconds, not a duration: formatDuration clamps at the maximum this reports passing.
+    `${what} reaches ${Number((samples / rate).toFixed(3))} s, past the ${MAX_DURATION_SECONDS / 3600} h maximum of a call's timeline`,
   );
 }
 

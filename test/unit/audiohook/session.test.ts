@@ -138,7 +138,7 @@ describe("positions out of bounds", () => {
     const over = onAudio(ok.state, new Uint8Array(16), LIMITS);
     expect(sends(over.effects)[0]).toMatchObject({
       type: "disconnect",
-      parameters: { info: "audio reaches PT86400.001S, past the 24 h maximum of a call's timeline" },
+      parameters: { info: "audio reaches 86400.001 s, past the 24 h maximum of a call's timeline" },
     });
   });
 });
