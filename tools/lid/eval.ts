@@ -1,6 +1,6 @@
 // Evaluates the acoustic detector through the product's own code path (src/detect) on the held-out corpus
 // splits, the fused decision on scripted transcripts, and CPU per audio second. Writes JSON + Markdown.
-// usage: nice -n 15 npx tsx tools/lid/eval.ts [--corpus /work/lid-data/corpus] [--model src/detect/model/weights.json]
+// usage: nice -n 15 npx tsx tools/lid/eval.ts [--corpus ~/.cache/langhook/lid/corpus] [--model src/detect/model/weights.json]
 //                                               [--out tools/lid/results]
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import {
   NgramTextIdentifier,
   type TextLanguageIdentifier,
 } from "../../src/detect/text.js";
+import { cacheDir } from "./cache.js";
 import { decodeMulaw } from "./mulaw.js";
 import { concat } from "./pcm.js";
 import { TinyldTextIdentifier } from "./tinyld-baseline.js";
@@ -22,7 +23,7 @@ const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? (process.argv[i + 1] ?? def) : def;
 };
-const corpus = arg("--corpus", "/work/lid-data/corpus");
+const corpus = arg("--corpus", cacheDir("corpus"));
 const modelPath = arg("--model", "src/detect/model/weights.json");
 const outDir = arg("--out", "tools/lid/results");
 const tag = arg("--tag", "release");

@@ -3,14 +3,15 @@
 //   feats.f32  the CMN-normalised log-mel of every active (speech) frame, clip after clip, MEL_BANDS each
 //   frames.i32 the frame index (10 ms units since clip start) of each of those rows
 //   index.json one entry per clip: manifest fields + row offset/count, total frames, VAD speech frames
-// usage: nice -n 15 npx tsx tools/lid/extract.ts [/work/lid-data/corpus]
+// usage: nice -n 15 npx tsx tools/lid/extract.ts [~/.cache/langhook/lid/corpus]
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { MEL_BANDS } from "../../src/detect/features.js";
 import { FrontEnd } from "../../src/detect/frontend.js";
+import { cacheDir } from "./cache.js";
 import { decodeMulaw } from "./mulaw.js";
 
-const dir = process.argv[2] ?? "/work/lid-data/corpus";
+const dir = process.argv[2] ?? cacheDir("corpus");
 const out = join(dir, "features");
 const manifest = readFileSync(join(dir, "manifest.jsonl"), "utf8")
   .split("\n")
@@ -44,6 +45,15 @@ for (const clip of manifest) {
   writeSync(framesFd, new Uint8Array(new Int32Array(frames).buffer));
   index.push({ ...clip, row: rows, rows: frames.length, frames: total, speechFrames: speech });
   rows += frames.length;
+  // A line on stderr every 5 % of the clips: a large corpus takes minutes here.
+  const step = Math.max(1, Math.floor(manifest.length / 20));
+  if (index.length % step === 0 && index.length < manifest.length) {
+    const s = (performance.now() - t0) / 1000;
+    const eta = (s / index.length) * (manifest.length - index.length);
+    console.error(
+      `extract ${index.length}/${manifest.length} clips, ${(audioSeconds / 3600).toFixed(2)} h audio, ${s.toFixed(0)} s, ~${eta.toFixed(0)} s left`,
+    );
+  }
 }
 closeSync(featsFd);
 closeSync(framesFd);

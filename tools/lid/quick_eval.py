@@ -16,6 +16,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train as T  # noqa: E402
+from cache import cache_dir  # noqa: E402
 
 STEPS_3S = 150  # encoder steps (2 speech frames each) in 3 s of speech
 
@@ -67,7 +68,7 @@ def pct(x: list[bool]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="/work/lid-data/corpus")
+    ap.add_argument("--data", default=cache_dir("corpus"))
     ap.add_argument("--variants", action="store_true", help="also print test accuracy per espeak-ng variant")
     ap.add_argument("--cvn", action="store_true", help="models trained with train.py --cvn")
     ap.add_argument("models", nargs="+")

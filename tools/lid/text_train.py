@@ -10,7 +10,7 @@ en, de, es, it, pt only: Debian has no French or Dutch fortunes).
 Exports src/detect/model/text-ngrams.json (see src/detect/text.ts for the format) and a parity fixture
 for the TS test. Writes the evaluation sets to OUT (for tools/lid/eval.ts) and prints accuracies.
 
-usage: python3 tools/lid/text_train.py [--out /work/lid-data/corpus] [--model src/detect/model]
+usage: python3 tools/lid/text_train.py [--out ~/.cache/langhook/lid/corpus] [--model src/detect/model]
                                        [--orders 1,2,3,4] [--top 800]
 """
 
@@ -27,6 +27,7 @@ import unicodedata
 
 sys.path.insert(0, os.path.dirname(__file__))
 import corpus  # noqa: E402  (same catalogs, same sentence split as the audio)
+from cache import cache_dir  # noqa: E402
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 STEP = 0.25  # nats per quantisation level: 64 levels cover log-probabilities in [LOW, LOW + 16)
@@ -195,7 +196,7 @@ def accuracy(nb: NaiveBayes, data: dict[str, list[str]], labels: list[str]) -> d
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="/work/lid-data/corpus")
+    ap.add_argument("--out", default=cache_dir("corpus"))
     ap.add_argument("--model", default="src/detect/model")
     ap.add_argument("--fixture", default="test/unit/detect/text-fixture.json")
     ap.add_argument("--orders", default="1,2,3,4")

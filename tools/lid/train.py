@@ -6,7 +6,7 @@ Model: context-stacked CMN log-mel (7 active frames at offsets -9..9 step 3, eve
 Numpy only, hand-written backprop, Adam. Writes the float16 weights the TypeScript model loads, and a
 fixture of inputs/outputs so the TS inference can be checked against numpy to 1e-4.
 
-usage: nice -n 15 python3 tools/lid/train.py --data /work/lid-data/corpus [--exclude-human] [--no-perturb]
+usage: nice -n 15 python3 tools/lid/train.py --data ~/.cache/langhook/lid/corpus [--exclude-human] [--no-perturb]
                                             [--exclude-source ktuberling-data] [--out src/detect/model]
 """
 
@@ -17,6 +17,8 @@ import os
 import time
 
 import numpy as np
+
+from cache import cache_dir
 
 LABELS = ["en-US", "es-ES", "fr-FR", "de-DE", "it-IT", "pt-BR", "nl-NL", "other"]
 OFFSETS = np.array([-9, -6, -3, 0, 3, 6, 9])
@@ -181,11 +183,59 @@ def label_of(c: dict) -> int:
     return LABELS.index(c["label"]) if c["label"] in LABELS else -1
 
 
+def augment(Z: np.ndarray, rng: np.random.Generator, masks: int, mask_width: int, warp: float,
+            fwarp: float) -> None:
+    """The training perturbations, in place on a batch of stacked frames Z (batch, L, offsets * dim)."""
+    B, L = Z.shape[:2]
+    dim = Z.shape[2] // len(OFFSETS)
+    # Band masking: hide 0..mask_width adjacent mel bands per segment (masks times) so no single band
+    # carries the decision.
+    for i in range(B):
+        for _ in range(masks):
+            w = int(rng.integers(0, mask_width + 1))
+            if w:
+                b0 = int(rng.integers(0, dim - w))
+                Z[i].reshape(L, len(OFFSETS), dim)[:, :, b0 : b0 + w] = 0
+    if warp > 0:
+        # Vocal-tract-length perturbation in the mel domain: stretch/squeeze the band axis per segment,
+        # so the model cannot key on one speaker's formant positions.
+        Zr = Z.reshape(B, L, len(OFFSETS), dim)
+        grid = np.arange(dim, dtype=np.float32)
+        for i in range(B):
+            a = float(rng.uniform(1 - warp, 1 + warp))
+            Zr[i] = read_bands(Zr[i], (grid - dim / 2) * a + dim / 2)
+    if fwarp > 1:
+        # Vocal-tract / voice-variant perturbation: scale every frequency by a (formants move together, as in
+        # espeak-ng's variant files that scale formants by up to 1.45). Band b then reads the energy that
+        # was at f_b / a; a shift on the mel axis, growing with frequency, not a stretch about the middle.
+        Zr = Z.reshape(B, L, len(OFFSETS), dim)
+        for i in range(B):
+            a = float(np.exp(rng.uniform(-np.log(fwarp), np.log(fwarp))))
+            Zr[i] = read_bands(Zr[i], mel_index(BAND_HZ / a))
+    Z += rng.standard_normal(Z.shape).astype(np.float32) * 0.05
+
+
+def adam(p: dict, g: dict, m: dict, v2: dict, it: int, lr: float, anchor: dict | None = None,
+         anchor_weight: float = 0.0) -> None:
+    """One Adam step with weight decay on the matrices; with `anchor`, also a pull toward those weights
+    (L2-SP: fine-tuning stays near the model it started from, so classes the new data lacks are kept)."""
+    for k in p:
+        if k.startswith("W"):
+            g[k] = g[k] + 1e-4 * p[k]
+        if anchor is not None and anchor_weight > 0:
+            g[k] = g[k] + anchor_weight * (p[k] - anchor[k])
+        m[k] = 0.9 * m[k] + 0.1 * g[k]
+        v2[k] = 0.999 * v2[k] + 0.001 * g[k] ** 2
+        mh = m[k] / (1 - 0.9**it)
+        vh = v2[k] / (1 - 0.999**it)
+        p[k] = (p[k] - lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="/work/lid-data/corpus")
+    ap.add_argument("--data", default=cache_dir("corpus"))
     ap.add_argument("--out", default=None, help="directory for weights.json (+ fixture)")
-    ap.add_argument("--save", default="/work/lid-data/model.npz")
+    ap.add_argument("--save", default=cache_dir("model.npz"))
     ap.add_argument("--steps", type=int, default=16000)
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--human-share", type=float, default=0.35)
@@ -256,42 +306,12 @@ def main() -> None:
             R[i, : len(r)] = r
             M[i, : len(r)] = 1
         Z = data.stack(R)
-        # Band masking: hide 0..mask_width adjacent mel bands per segment (--masks times) so no single band
-        # carries the decision.
-        for i in range(args.batch):
-            for _ in range(args.masks):
-                w = int(rng.integers(0, args.mask_width + 1))
-                if w:
-                    b0 = int(rng.integers(0, data.dim - w))
-                    Z[i].reshape(L, len(OFFSETS), data.dim)[:, :, b0 : b0 + w] = 0
-        if args.warp > 0:
-            # Vocal-tract-length perturbation in the mel domain: stretch/squeeze the band axis per segment,
-            # so the model cannot key on one speaker's formant positions.
-            Zr = Z.reshape(args.batch, L, len(OFFSETS), data.dim)
-            grid = np.arange(data.dim, dtype=np.float32)
-            for i in range(args.batch):
-                a = float(rng.uniform(1 - args.warp, 1 + args.warp))
-                Zr[i] = read_bands(Zr[i], (grid - data.dim / 2) * a + data.dim / 2)
-        if args.fwarp > 1:
-            # Vocal-tract / voice-variant perturbation: scale every frequency by a (formants move together, as in
-            # espeak-ng's variant files that scale formants by up to 1.45). Band b then reads the energy that
-            # was at f_b / a; a shift on the mel axis, growing with frequency, not a stretch about the middle.
-            Zr = Z.reshape(args.batch, L, len(OFFSETS), data.dim)
-            for i in range(args.batch):
-                a = float(np.exp(rng.uniform(-np.log(args.fwarp), np.log(args.fwarp))))
-                Zr[i] = read_bands(Zr[i], mel_index(BAND_HZ / a))
-        Z += rng.standard_normal(Z.shape).astype(np.float32) * 0.05
+        augment(Z, rng, args.masks, args.mask_width, args.warp, args.fwarp)
         loss, g = step(p, Z, M, np.array(ys), 0.05)
         lr = 2e-3 * 0.5 * (1 + np.cos(np.pi * it / args.steps))
-        for k in p:
-            if k.startswith("W"):
-                g[k] = g[k] + 1e-4 * p[k]
-            m[k] = 0.9 * m[k] + 0.1 * g[k]
-            v2[k] = 0.999 * v2[k] + 0.001 * g[k] ** 2
-            mh = m[k] / (1 - 0.9**it)
-            vh = v2[k] / (1 - 0.999**it)
-            p[k] = (p[k] - lr * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
-            if ema is not None:
+        adam(p, g, m, v2, it, lr)
+        if ema is not None:
+            for k in p:
                 # The decay ramps up to --ema, so the early average is not pulled toward the random init.
                 d = min(args.ema, (1 + it) / (10 + it))
                 ema[k] = (d * ema[k] + (1 - d) * p[k]).astype(np.float32)
