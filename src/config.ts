@@ -14,6 +14,7 @@ export const CONFIG_DEFAULTS = {
   DISCONNECT_GRACE_MS: 5000,
   SUPPORTED_LANGUAGES: "en-US,es-ES,fr-FR,de-DE,it-IT,pt-BR,nl-NL",
   ACOUSTIC_COMMIT_PERCENT: 90,
+  ACOUSTIC_DETECTOR: "on",
   LOG_LEVEL: "info",
   BATCH_MS: 100,
   OUTBOX_MAX_SECONDS: 60,
@@ -44,6 +45,8 @@ export interface Config {
   supportedLanguages: string[];
   /** Posterior (0-1) the acoustic detector needs before it tags a channel as not provisional. */
   acousticCommitConfidence: number;
+  /** Off: channels are tagged from the configured language and transcripts only (ACOUSTIC_DETECTOR). */
+  acousticDetector: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
   /**
    * Base URL of the transcription service; null: audio is received and metered, not forwarded. With a
@@ -93,6 +96,7 @@ const EnvSchema = v.looseObject({
     v.pipe(v.string(), v.regex(/^[a-z]{2,3}-[A-Za-z]{2,3}(,[a-z]{2,3}-[A-Za-z]{2,3})*$/)),
   ),
   ACOUSTIC_COMMIT_PERCENT: numberFrom("ACOUSTIC_COMMIT_PERCENT", 50, 99),
+  ACOUSTIC_DETECTOR: v.optional(v.picklist(["on", "off"], "ACOUSTIC_DETECTOR must be on or off")),
   LOG_LEVEL: v.optional(v.picklist(["debug", "info", "warn", "error"])),
   TRANSCRIPTION_URL: v.optional(
     v.union([v.literal(""), v.pipe(v.string(), v.url("TRANSCRIPTION_URL must be a URL"))]),
@@ -182,6 +186,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
       disconnectGraceMs: e.DISCONNECT_GRACE_MS ?? CONFIG_DEFAULTS.DISCONNECT_GRACE_MS,
       supportedLanguages: list(e.SUPPORTED_LANGUAGES ?? CONFIG_DEFAULTS.SUPPORTED_LANGUAGES),
       acousticCommitConfidence: (e.ACOUSTIC_COMMIT_PERCENT ?? CONFIG_DEFAULTS.ACOUSTIC_COMMIT_PERCENT) / 100,
+      acousticDetector: (e.ACOUSTIC_DETECTOR ?? CONFIG_DEFAULTS.ACOUSTIC_DETECTOR) === "on",
       logLevel: e.LOG_LEVEL ?? CONFIG_DEFAULTS.LOG_LEVEL,
       transcriptionUrl: e.TRANSCRIPTION_URL
         ? e.TRANSCRIPTION_URL.replace(/\/+$/, "")

@@ -1,5 +1,6 @@
 // Cuts each channel's PCM into fixed-length batches with consecutive per-channel sequence numbers, so a
 // unary call carries 100 ms instead of one 20 ms frame (per-frame calls collapse under load).
+import { CONFIG_DEFAULTS } from "../config.js";
 
 /** AudioHook's channel names: external is the customer, internal the agent. */
 export type ForwardChannel = "external" | "internal";
@@ -20,12 +21,14 @@ export interface AudioBatch {
   startSample: number;
   samples: Int16Array;
   language: LanguageTag;
+  /** When the batch's first sample arrived (epoch ms; 0 when the caller gave no clock). */
+  since?: number;
 }
 
 export interface BatcherOptions {
-  /** Default 8000. */
+  /** Default 8000 (the only rate AudioHook sends). */
   sampleRate?: number;
-  /** Batch length, default 100 ms. */
+  /** Batch length; default BATCH_MS's. */
   batchMs?: number;
 }
 
@@ -49,6 +52,7 @@ interface ChannelState {
   pendingStart: number;
   pending: Int16Array;
   pendingLength: number;
+  pendingSince: number;
   language: LanguageTag | null;
 }
 
@@ -59,7 +63,7 @@ export class AudioBatcher {
 
   constructor(options: BatcherOptions = {}, snapshot?: BatcherSnapshot) {
     this.sampleRate = options.sampleRate ?? 8000;
-    this.batchSamples = Math.round(((options.batchMs ?? 100) * this.sampleRate) / 1000);
+    this.batchSamples = Math.round(((options.batchMs ?? CONFIG_DEFAULTS.BATCH_MS) * this.sampleRate) / 1000);
     if (!(this.batchSamples > 0)) throw new RangeError("batchMs must give at least one sample per batch");
     for (const [channel, saved] of Object.entries(snapshot?.channels ?? {})) {
       if (saved === undefined) continue;
@@ -83,6 +87,7 @@ export class AudioBatcher {
     samples: Int16Array,
     language: LanguageTag,
     startSample?: number,
+    now = 0,
   ): AudioBatch[] {
     const state = this.#state(channel);
     const out: AudioBatch[] = [];
@@ -95,6 +100,7 @@ export class AudioBatcher {
     state.language = language;
     let read = 0;
     while (read < samples.length) {
+      if (state.pendingLength === 0) state.pendingSince = now;
       const take = Math.min(this.batchSamples - state.pendingLength, samples.length - read);
       state.pending.set(samples.subarray(read, read + take), state.pendingLength);
       state.pendingLength += take;
@@ -152,6 +158,7 @@ export class AudioBatcher {
         pendingStart: 0,
         pending: new Int16Array(this.batchSamples),
         pendingLength: 0,
+        pendingSince: 0,
         language: null,
       };
       this.#channels.set(channel, state);
@@ -168,6 +175,7 @@ export class AudioBatcher {
       // A copy: the pending buffer is reused for the next batch.
       samples: state.pending.slice(0, state.pendingLength),
       language: state.language,
+      since: state.pendingSince,
     });
     state.nextSequence += 1;
     state.pendingStart += state.pendingLength;

@@ -1,117 +1,176 @@
-// The persistent outbox: audio batches wait here until the transcription service acknowledges them, so a
-// failed call, a retry or an evicted Durable Object loses nothing; past its bound it refuses, never drops.
+// The outbox: audio batches wait here until the transcription service acknowledges them, with the boundary
+// marks (pause, update, close) between them. It lives in memory, because a healthy service acknowledges a
+// batch within milliseconds and writing every batch to SQLite would cost more than the rest of the call;
+// a batch that is not acknowledged promptly is "spilled" (handed to the caller to make durable), so an
+// outage or an evicted object loses nothing. Past its bound it refuses, never drops.
 import type { AudioBatch, ForwardChannel } from "./batcher.js";
+import type { FlushCause } from "./messages.js";
 import { ForwardError } from "./retry.js";
 
-/**
- * Storage behind the outbox, synchronous like a Durable Object's SQLite API. Entries come back in the
- * order they were appended; each channel's sequence numbers are increasing.
- */
-export interface OutboxStore {
-  append(batch: AudioBatch): void;
-  /** The oldest `limit` entries, oldest first, over all channels. */
-  peek(limit: number): AudioBatch[];
-  /** Removes the channel's entries with sequence <= `sequence`; returns how many went. */
-  ackUpTo(channel: ForwardChannel, sequence: number): number;
-  /** Samples held, over all channels. */
-  sizeInSamples(): number;
-  /** Entries held, over all channels. */
-  count(): number;
+/** A boundary between batches: audio after it is not sent until the service flushed what came before. */
+export interface BoundaryMark {
+  /** Every batch with an id up to this one precedes the boundary. */
+  afterId: number;
+  cause: FlushCause;
+}
+
+/** A batch as the outbox holds it: `id` orders batches over both channels and places marks. */
+export interface OutboxEntry {
+  id: number;
+  batch: AudioBatch;
+  /** When the batch's first sample arrived (epoch ms): the age of its oldest frame. */
+  since: number;
+  /** True once it has been handed out by `spill` (it is in durable storage). */
+  spilled: boolean;
 }
 
 export interface OutboxOptions {
-  /** Default 8000. */
-  sampleRate?: number;
-  /** Audio held before refusing, per channel, default 60 s. The bound is this times `channels`. */
-  maxBufferedMs?: number;
-  /** Default 2 (AudioHook stereo). */
-  channels?: number;
+  /** Samples held, over all channels, before refusing. */
+  maxSamples: number;
 }
 
 export type EnqueueResult = { ok: true } | { ok: false; error: ForwardError };
 
-export class Outbox {
-  readonly maxSamples: number;
-  readonly #store: OutboxStore;
+/** What an acknowledgement removed. */
+export interface Acknowledged {
+  removed: OutboxEntry[];
+  /** Per channel, the highest sequence removed that had been spilled (its durable copy must go too). */
+  spilledUpTo: Partial<Record<ForwardChannel, number>>;
+}
 
-  constructor(store: OutboxStore, options: OutboxOptions = {}) {
-    this.#store = store;
-    const rate = options.sampleRate ?? 8000;
-    this.maxSamples = Math.floor(
-      (((options.maxBufferedMs ?? 60_000) * rate) / 1000) * (options.channels ?? 2),
-    );
+export class Outbox {
+  /** Settable: the bound depends on the call's channel count, known only at `open`. */
+  maxSamples: number;
+  #entries: OutboxEntry[] = [];
+  #marks: BoundaryMark[] = [];
+  #samples = 0;
+  #nextId = 1;
+
+  constructor(options: OutboxOptions) {
+    this.maxSamples = options.maxSamples;
   }
 
-  /** Adds a batch, or returns ERR_OUTBOX_FULL (the batch is not stored) when it would exceed the bound. */
-  enqueue(batch: AudioBatch): EnqueueResult {
-    const held = this.#store.sizeInSamples();
-    if (held + batch.samples.length > this.maxSamples) {
+  /** Adds a batch, or returns ERR_OUTBOX_FULL (the batch is not kept) when it would exceed the bound. */
+  enqueue(batch: AudioBatch, since = batch.since ?? 0): EnqueueResult {
+    if (this.#samples + batch.samples.length > this.maxSamples) {
       return {
         ok: false,
         error: new ForwardError(
           "ERR_OUTBOX_FULL",
-          `outbox full: ${held} samples held, bound ${this.maxSamples}; ${batch.channel} #${batch.sequence} refused`,
+          `outbox full: ${this.#samples} samples held, bound ${this.maxSamples}; ${batch.channel} #${batch.sequence} refused`,
         ),
       };
     }
-    this.#store.append(batch);
+    this.#entries.push({ id: this.#nextId++, batch, since, spilled: false });
+    this.#samples += batch.samples.length;
     return { ok: true };
   }
 
-  /** The next batches to send, oldest first, at most `maxBatches` (each channel's stay consecutive). */
+  /** The oldest batches to send, at most `maxBatches`, stopping at the first boundary mark. */
   next(maxBatches: number): AudioBatch[] {
-    return this.#store.peek(maxBatches);
+    const limit = this.#marks[0]?.afterId ?? Number.POSITIVE_INFINITY;
+    const out: AudioBatch[] = [];
+    for (const entry of this.#entries) {
+      if (out.length >= maxBatches || entry.id > limit) break;
+      out.push(entry.batch);
+    }
+    return out;
   }
 
-  /** Drops what the server acknowledged; returns how many batches went. */
-  acknowledge(acks: Iterable<{ channel: ForwardChannel; sequence: number }>): number {
-    let removed = 0;
-    for (const ack of acks) removed += this.#store.ackUpTo(ack.channel, ack.sequence);
-    return removed;
+  /** Drops what the service acknowledged (each ack covers the channel's sequences up to it). */
+  acknowledge(acks: Iterable<{ channel: ForwardChannel; sequence: number }>): Acknowledged {
+    const upTo = new Map<ForwardChannel, number>();
+    for (const ack of acks) upTo.set(ack.channel, Math.max(upTo.get(ack.channel) ?? 0, ack.sequence));
+    const removed: OutboxEntry[] = [];
+    const spilledUpTo: Acknowledged["spilledUpTo"] = {};
+    if (upTo.size === 0) return { removed, spilledUpTo };
+    this.#entries = this.#entries.filter((e) => {
+      const gone = e.batch.sequence <= (upTo.get(e.batch.channel) ?? 0);
+      if (gone) {
+        removed.push(e);
+        this.#samples -= e.batch.samples.length;
+        if (e.spilled)
+          spilledUpTo[e.batch.channel] = Math.max(spilledUpTo[e.batch.channel] ?? 0, e.batch.sequence);
+      }
+      return !gone;
+    });
+    return { removed, spilledUpTo };
+  }
+
+  addMark(cause: FlushCause): void {
+    this.#marks.push({ afterId: this.#nextId - 1, cause });
+  }
+
+  nextMark(): BoundaryMark | null {
+    return this.#marks[0] ?? null;
+  }
+
+  /** True when every batch before the first mark has been acknowledged. */
+  markReached(): boolean {
+    const mark = this.#marks[0];
+    return mark !== undefined && (this.#entries[0]?.id ?? Number.POSITIVE_INFINITY) > mark.afterId;
+  }
+
+  removeMark(): void {
+    this.#marks.shift();
+  }
+
+  /**
+   * Hands out the batches that must become durable now: those not yet spilled whose oldest frame
+   * arrived at or before `olderThan` (all of them with +Infinity). They count as spilled from here on.
+   */
+  spill(olderThan: number): OutboxEntry[] {
+    const out: OutboxEntry[] = [];
+    for (const entry of this.#entries) {
+      if (!entry.spilled && entry.since <= olderThan) {
+        entry.spilled = true;
+        out.push(entry);
+      }
+    }
+    return out;
+  }
+
+  get hasUnspilled(): boolean {
+    return this.#entries.some((e) => !e.spilled);
+  }
+
+  /** Puts back what durable storage held after a wake-up: spilled batches and the marks. */
+  restore(entries: readonly OutboxEntry[], marks: readonly BoundaryMark[], nextId: number): void {
+    this.#entries = [...entries].sort((a, b) => a.id - b.id);
+    this.#samples = this.#entries.reduce((n, e) => n + e.batch.samples.length, 0);
+    this.#marks = [...marks];
+    this.#nextId = Math.max(nextId, (this.#entries.at(-1)?.id ?? 0) + 1);
+  }
+
+  /** Forgets everything held (only when delivery has been given up). */
+  clear(): void {
+    this.#entries = [];
+    this.#marks = [];
+    this.#samples = 0;
+  }
+
+  get marks(): readonly BoundaryMark[] {
+    return this.#marks;
+  }
+
+  get nextId(): number {
+    return this.#nextId;
   }
 
   get sizeInSamples(): number {
-    return this.#store.sizeInSamples();
-  }
-
-  get count(): number {
-    return this.#store.count();
-  }
-
-  get isEmpty(): boolean {
-    return this.#store.count() === 0;
-  }
-}
-
-/** An OutboxStore in memory: for tests, and for a caller that accepts losing the outbox on eviction. */
-export class MemoryOutboxStore implements OutboxStore {
-  #entries: AudioBatch[] = [];
-  #samples = 0;
-
-  append(batch: AudioBatch): void {
-    this.#entries.push(batch);
-    this.#samples += batch.samples.length;
-  }
-
-  peek(limit: number): AudioBatch[] {
-    return this.#entries.slice(0, Math.max(0, limit));
-  }
-
-  ackUpTo(channel: ForwardChannel, sequence: number): number {
-    const before = this.#entries.length;
-    this.#entries = this.#entries.filter((e) => {
-      const gone = e.channel === channel && e.sequence <= sequence;
-      if (gone) this.#samples -= e.samples.length;
-      return !gone;
-    });
-    return before - this.#entries.length;
-  }
-
-  sizeInSamples(): number {
     return this.#samples;
   }
 
-  count(): number {
+  get count(): number {
     return this.#entries.length;
+  }
+
+  get isEmpty(): boolean {
+    return this.#entries.length === 0;
+  }
+
+  /** Nothing left to deliver: no audio and no boundary to announce. */
+  get drained(): boolean {
+    return this.#entries.length === 0 && this.#marks.length === 0;
   }
 }

@@ -36,7 +36,7 @@ export async function pushRound(
     lastResultSequence,
   });
   const response = await client.pushAudio(request, { signal: options.signal, timeoutMs: options.timeoutMs });
-  const acknowledged = outbox.acknowledge(acksFromProto(response.acks));
+  const acknowledged = outbox.acknowledge(acksFromProto(response.acks)).removed.length;
   // A result at or below the cursor can only come from a server that ignored the cursor: skip it.
   const results = response.results.filter((r) => Number(r.sequenceNumber) > lastResultSequence);
   const last = results.at(-1);

@@ -1,11 +1,18 @@
-// One call, one Durable Object: a thin shell that wires the hibernatable WebSocket, SQLite storage and
-// alarms to the pure protocol machines (audiohook/session.ts, mediaapi/stream.ts) and the pipeline
-// that forwards the audio and brings transcripts back.
+// One call, one Durable Object: a thin shell around the pure machines (audiohook/session.ts for the
+// protocol, forward/forwarder.ts for delivery, mediaapi/ for the older protocol). Every input (a client
+// message, an audio frame, a service answer, an alarm, a timer, the socket closing) goes through
+// `dispatch`, synchronously: it is the only writer of the call's state, so no two inputs interleave.
+//
+// Memory first, durable where it matters: per-frame work touches memory only. The call record (one SQLite
+// row) is written at every control message and at most once a second while audio flows (a pending timer
+// keeps the object from hibernating before it is written); audio the service has not acknowledged within
+// SPILL_AFTER_MS, or whenever delivery fails, is written to the outbox table until it is acknowledged.
 
 import { DurableObject } from "cloudflare:workers";
 import { parseClientMessage } from "../audiohook/messages";
 import {
   acknowledgeClose,
+  type CallStart,
   disconnect,
   type Effect,
   initialState,
@@ -20,17 +27,25 @@ import {
 import { TOKEN_BROKER_NAME } from "../auth/TokenBroker";
 import { type Config, loadConfig } from "../config";
 import { bundledTextIdentifier, createAcousticDetector } from "../detect/index";
-import type { ForwardError } from "../forward/retry";
-import type { TranscriptResult } from "../gen/langhook/transcription/v1/transcription_pb";
+import { createTranscriptionClient, type TranscriptionClient } from "../forward/client";
+import { type ForwardEffect, Forwarder, type ForwarderSnapshot } from "../forward/forwarder";
+import { ForwardError } from "../forward/retry";
+import { serviceFetch } from "../forward/service-fetch";
+import type {
+  FlushSessionResponse,
+  PushAudioResponse,
+  TranscriptResult,
+} from "../gen/langhook/transcription/v1/transcription_pb";
 import { createLogger, type Logger } from "../log";
 import { SUPPORTED_RATE } from "../media/format";
 import { transcriptEntity, transcriptFrame } from "../transcripts/events";
 import { CallToken } from "./call-token";
-import { ForwardingPipeline } from "./forwarding";
 import { CALL_HEADER, type CallHandoff, mediaApiSessionId } from "./handoff";
-import { MediaApiConnection } from "./media-api-connection";
-import { type CallPipeline, MeteringPipeline } from "./pipeline";
+import { MediaApiConnection, type MediaApiRecord, type MediaApiSink } from "./media-api-connection";
+import { SpillStore } from "./outbox-store";
 import { trySend } from "./socket";
+import { CallStorage } from "./storage";
+import { NO_TIMERS, nextDue, type Timers, takeDue } from "./timers";
 
 /** Text frames are at most 64 KiB in AudioHook. */
 export const MAX_TEXT_BYTES = 64 * 1024;
@@ -38,14 +53,16 @@ export const MAX_TEXT_BYTES = 64 * 1024;
 const RETENTION_MS = 5 * 60 * 1000;
 /** Undelivered audio of an ended call is retried this long before it is given up (and logged). */
 const GIVE_UP_AFTER_MS = 15 * 60 * 1000;
-
-interface Timers {
-  closeAt: number | null;
-  closeCode: number;
-  closeReason: string;
-  purgeAt: number | null;
-  retryAt: number | null;
-}
+/** While audio flows, the call record is written at most this often. */
+export const PERSIST_EVERY_MS = 1000;
+/** A batch the service has not acknowledged this long after its first frame arrived is written down. */
+export const SPILL_AFTER_MS = 500;
+/** A live call checks this often that its socket still exists (a restart closes sockets silently). */
+export const LIVENESS_MS = 60_000;
+/** An upgraded socket that has not sent `open` by then is ended. */
+export const OPEN_TIMEOUT_MS = 10_000;
+/** Batches per request at most: 1 s of stereo audio at 100 ms batches, more after an outage. */
+const MAX_BATCHES_PER_REQUEST = 20;
 
 /** The disconnect `info` for each reason delivery stopped: says what to fix, names no internals. */
 const FORWARD_FAILURE_INFO: Record<string, string> = {
@@ -57,50 +74,66 @@ const FORWARD_FAILURE_INFO: Record<string, string> = {
   ERR_OUTBOX_FULL: "transcription service is too far behind: buffered audio reached its limit",
 };
 
+/** Everything a call keeps across hibernation, eviction and restarts: one JSON row. */
+interface CallRecord {
+  session: SessionState | null;
+  mediaApi: MediaApiRecord | null;
+  forwarder: ForwarderSnapshot | null;
+  timers: Timers;
+  startedAt: number;
+  /** Rows written by earlier incarnations of the object. */
+  rowsWritten: number;
+  summarized: boolean;
+}
+
+type CallInput =
+  | { type: "message"; ws: WebSocket; message: string | ArrayBuffer }
+  | { type: "socket-closed"; ws: WebSocket; code: number; reason: string }
+  | { type: "alarm" }
+  | { type: "answered"; response: PushAudioResponse | FlushSessionResponse }
+  | { type: "failed"; error: unknown }
+  | { type: "token-refreshed" }
+  | { type: "transcripts"; entities: unknown[] }
+  | { type: "drained" }
+  | { type: "flush-timeout" }
+  | { type: "persist" };
+
 export class CallSession extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
-  private session: SessionState | null | undefined;
+  private readonly storage: CallStorage;
+  private readonly spills: SpillStore;
   private readonly mediaApi: MediaApiConnection;
   private readonly token: CallToken;
-  private pipelineInstance: CallPipeline | null = null;
+  private record: CallRecord | null;
+  /** Rows written by earlier incarnations, as the record said when this one woke. */
+  private rowsBefore: number;
+  /** undefined: not built yet; null: nothing is forwarded (no TRANSCRIPTION_URL, or a probe). */
+  private forwarderInstance: Forwarder | null | undefined;
+  private client: TranscriptionClient | null = null;
   private log: Logger = createLogger({});
-  /** Messages are handled strictly one after another, even across awaits (flush). */
-  private queue: Promise<void> = Promise.resolve();
-  /** Transcript events go out in result order; `closed` waits for them. */
+  /** Transcript events go out in result order; the close handshake waits for them. */
   private events: Promise<void> = Promise.resolve();
+  /** The rest of the close handshake (`acknowledge-close`), waiting for the downstream drain. */
+  private afterDrain: Effect[] | null = null;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private persistTimer: ReturnType<typeof setTimeout> | null = null;
+  private armedAlarm: number | null | undefined;
+  private ignoring = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`);
-    this.mediaApi = new MediaApiConnection({
-      sql: this.sql,
-      load: (key) => this.load(key),
-      store: (key, value) => this.store(key, value),
-      pipeline: () => this.pipeline,
-      log: () => this.log,
-    });
+    this.storage = new CallStorage(ctx.storage.sql);
+    this.spills = new SpillStore(this.storage);
+    this.record = this.storage.loadState<CallRecord>();
+    this.rowsBefore = this.record?.rowsWritten ?? 0;
+    this.mediaApi = new MediaApiConnection(this.storage, this.record?.mediaApi ?? null);
     this.token = new CallToken(() => env.TOKEN_BROKER.get(env.TOKEN_BROKER.idFromName(TOKEN_BROKER_NAME)), {
-      load: (key) => this.load(key),
-      store: (key, value) => this.store(key, value),
-      remove: (key) => this.sql.exec("DELETE FROM kv WHERE key = ?", key),
+      load: (key) => this.storage.get(key),
+      store: (key, value) => this.storage.put(key, value),
+      remove: (key) => this.storage.remove(key),
     });
-    const session = this.load<SessionState>("session");
-    const mediaApi = this.mediaApi.record();
-    if (session) this.log = this.loggerFor(session.sessionId, session.conversationId);
-    if (mediaApi) {
-      this.log = this.loggerFor(
-        mediaApiSessionId(mediaApi.conversationId, mediaApi.participantId),
-        mediaApi.conversationId,
-      );
-    }
-    // A woken object with audio not yet acknowledged carries on delivering it.
-    ctx.blockConcurrencyWhile(async () => {
-      if (this.hasPipelineState() && this.pipeline instanceof ForwardingPipeline && this.pipeline.pending()) {
-        if ((await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now() + 50);
-      }
-    });
+    if (this.record) this.log = this.loggerFor(this.record);
+    // A call woken after a restart: finish it if its socket is gone, else carry on delivering.
+    ctx.blockConcurrencyWhile(async () => this.wake());
   }
 
   private get config(): Config {
@@ -109,8 +142,13 @@ export class CallSession extends DurableObject<Env> {
     return loaded.config;
   }
 
-  private loggerFor(sessionId: string, conversationId: string | null): Logger {
-    return createLogger({ sessionId, conversationId: conversationId ?? undefined }, this.config.logLevel);
+  private loggerFor(record: CallRecord): Logger {
+    const media = record.mediaApi;
+    const sessionId = media
+      ? mediaApiSessionId(media.conversationId, media.participantId)
+      : (record.session?.sessionId ?? "unknown");
+    const conversationId = media?.conversationId ?? record.session?.conversationId ?? undefined;
+    return createLogger({ sessionId, conversationId }, this.config.logLevel);
   }
 
   private limits(): ProtocolLimits {
@@ -121,63 +159,76 @@ export class CallSession extends DurableObject<Env> {
     };
   }
 
-  private load<T>(key: string): T | null {
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM kv WHERE key = ?", key).toArray()[0];
-    return row ? (JSON.parse(row.value) as T) : null;
-  }
-
-  private store(key: string, value: unknown): void {
-    this.sql.exec("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", key, JSON.stringify(value));
-  }
-
-  private get state(): SessionState | null {
-    if (this.session === undefined) this.session = this.load<SessionState>("session");
-    return this.session;
-  }
-
-  private hasPipelineState(): boolean {
-    return this.load("forward") !== null;
-  }
-
-  /** The downstream stages, built on first use (after a wake-up too) from configuration. */
-  private get pipeline(): CallPipeline {
-    if (this.pipelineInstance) return this.pipelineInstance;
+  /** The forwarding stage, built on first use (after a wake-up too, from the record and the spilled audio). */
+  private get forwarder(): Forwarder | null {
+    if (this.forwarderInstance !== undefined) return this.forwarderInstance;
     const c = this.config;
-    if (!c.transcriptionUrl) {
-      this.pipelineInstance = new MeteringPipeline();
-      return this.pipelineInstance;
-    }
-    const channels = this.mediaApi.record() ? 1 : 2;
-    this.pipelineInstance = new ForwardingPipeline(
+    if (!c.transcriptionUrl || !this.record) return null;
+    const saved = this.record.forwarder;
+    this.forwarderInstance = new Forwarder(
       {
-        sql: this.sql,
-        load: (key) => this.load(key),
-        store: (key, value) => this.store(key, value),
-        fetch: (url, init) => fetch(url, init),
-        token: () =>
-          this.config.transcriptionOAuth ? this.token.get() : Promise.resolve({ ok: true, token: null }),
-        invalidateToken: () => this.token.invalidate(),
-        scheduleRetry: (at) => this.updateTimers({ retryAt: at }),
-        results: (results) => this.deliver(results),
-        fatal: (error) => this.forwardingFailed(error),
-        log: this.log,
-      },
-      {
-        baseUrl: c.transcriptionUrl,
         batchMs: c.batchMs,
         maxBufferedMs: c.outboxMaxSeconds * 1000,
-        requestTimeoutMs: c.transcriptionTimeoutMs,
-        flushTimeoutMs: c.closeFlushTimeoutMs,
         giveUpAfterMs: GIVE_UP_AFTER_MS,
+        maxBatchesPerRequest: MAX_BATCHES_PER_REQUEST,
         supportedLanguages: c.supportedLanguages,
-        detector: (candidates) =>
-          createAcousticDetector({ candidates, commitConfidence: c.acousticCommitConfidence }),
+        detector: c.acousticDetector
+          ? (candidates) =>
+              createAcousticDetector({ candidates, commitConfidence: c.acousticCommitConfidence })
+          : null,
         text: bundledTextIdentifier(),
       },
-      channels,
+      saved ? { snapshot: saved, spilled: this.spills.load() } : undefined,
     );
-    return this.pipelineInstance;
+    return this.forwarderInstance;
   }
+
+  private transcriptionClient(): TranscriptionClient {
+    if (this.client) return this.client;
+    const c = this.config;
+    this.client = createTranscriptionClient({
+      baseUrl: c.transcriptionUrl as string,
+      fetch: serviceFetch(this.env),
+      protocol: c.transcriptionProtocol,
+      timeoutMs: c.transcriptionTimeoutMs,
+      getToken: () => this.bearer(),
+    });
+    return this.client;
+  }
+
+  private async bearer(): Promise<string | undefined> {
+    if (!this.config.transcriptionOAuth) return undefined;
+    const answer = await this.token.get();
+    if (answer.ok) return answer.token ?? undefined;
+    throw new ForwardError(
+      answer.retryable ? "ERR_TRANSCRIBER_UNAVAILABLE" : "ERR_TRANSCRIBER_UNAUTHENTICATED",
+      `token endpoint: ${answer.message}`,
+    );
+  }
+
+  private socket(): WebSocket | undefined {
+    return this.ctx.getWebSockets()[0];
+  }
+
+  /** A call whose end we have not seen: its socket should exist. */
+  private live(): boolean {
+    const r = this.record;
+    if (!r) return false;
+    if (r.mediaApi) return !r.mediaApi.ended;
+    return r.session !== null && r.session.phase !== "closed";
+  }
+
+  private wake(): void {
+    if (!this.record) return;
+    if (this.live() && this.ctx.getWebSockets().length === 0) {
+      this.guard(() => this.orphaned("woke without its socket"));
+    } else if (this.forwarder?.pending && this.record.timers.retryAt === null) {
+      this.record.timers.retryAt = Date.now() + 50;
+      this.persist();
+    }
+  }
+
+  // ---- entry points: each becomes one input to dispatch ------------------------------------------
 
   /** The upgrade, already authenticated by the worker. */
   override async fetch(request: Request): Promise<Response> {
@@ -186,271 +237,547 @@ export class CallSession extends DurableObject<Env> {
       return new Response("expected an authenticated WebSocket upgrade\n", { status: 400 });
     }
     const handoff = JSON.parse(raw) as CallHandoff;
+    const now = Date.now();
     if (handoff.protocol === "audiohook" && handoff.nonce) {
-      this.sql.exec("DELETE FROM nonces WHERE expires_at < ?", Math.floor(Date.now() / 1000));
-      const seen =
-        this.sql.exec("SELECT 1 FROM nonces WHERE nonce = ?", handoff.nonce.value).toArray().length > 0;
-      if (seen) return new Response("replayed signature\n", { status: 401 });
-      this.sql.exec(
-        "INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)",
-        handoff.nonce.value,
-        handoff.nonce.expiresAt,
-      );
+      if (!this.storage.rememberNonce(handoff.nonce.value, handoff.nonce.expiresAt, now))
+        return new Response("replayed signature\n", { status: 401 });
     }
-    if (this.state || this.mediaApi.record()) {
+    if (this.record?.session || this.record?.mediaApi) {
       // Genesys opens a new session id for every connection (reconnects included): a second one is a client bug.
       return new Response("this session id was already used\n", { status: 409 });
     }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server);
+    const record: CallRecord = {
+      session: null,
+      mediaApi: null,
+      forwarder: null,
+      timers: { ...NO_TIMERS, livenessAt: now + LIVENESS_MS },
+      startedAt: now,
+      rowsWritten: 0,
+      summarized: false,
+    };
+    this.record = record;
+    this.forwarderInstance = undefined;
     if (handoff.protocol === "media-api") {
-      const sessionId = mediaApiSessionId(handoff.conversationId, handoff.participantId);
-      this.log = this.loggerFor(sessionId, handoff.conversationId);
+      const call = this.mediaApi.accept(handoff);
+      record.mediaApi = this.mediaApi.record();
+      this.log = this.loggerFor(record);
       this.log.log("info", "connected", { protocol: "media-api", participantId: handoff.participantId });
-      this.mediaApi.accept(handoff);
+      this.guard(() => this.runForward(this.forwarder?.start(call) ?? []));
+      this.persist();
       return new Response(null, {
         status: 101,
         webSocket: client,
         headers: { "sec-websocket-protocol": "media-api" },
       });
     }
-
-    const session = initialState(handoff);
-    this.session = session;
-    this.store("session", session);
-    this.log = this.loggerFor(session.sessionId, null);
+    record.session = initialState(handoff);
+    record.timers.openBy = now + OPEN_TIMEOUT_MS;
+    this.log = this.loggerFor(record);
     this.log.log("info", "connected", { endpoint: handoff.endpoint, correlationId: handoff.correlationId });
+    this.persist();
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    this.queue = this.queue
-      .then(() =>
-        this.mediaApi.record() ? this.mediaApi.message(ws, message) : this.handleAudioHook(ws, message),
-      )
-      .catch((err: unknown) => this.fail(ws, err));
-    return this.queue;
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    this.dispatch({ type: "message", ws, message });
   }
 
-  // ---- AudioHook --------------------------------------------------------------------------------
+  override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+    this.dispatch({ type: "socket-closed", ws, code, reason });
+  }
 
-  private async handleAudioHook(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const state = this.state;
+  override webSocketError(_ws: WebSocket, error: unknown): void {
+    this.log.log("warn", "socket-error", { error: String(error).slice(0, 200) });
+  }
+
+  override async alarm(): Promise<void> {
+    this.dispatch({ type: "alarm" });
+    if (this.purgeDue) {
+      this.purgeDue = false;
+      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.deleteAll();
+    }
+  }
+
+  private purgeDue = false;
+
+  // ---- the one writer ----------------------------------------------------------------------------
+
+  private dispatch(input: CallInput): void {
+    this.guard(() => {
+      switch (input.type) {
+        case "message":
+          return this.onClientMessage(input.ws, input.message);
+        case "socket-closed":
+          return this.onSocketClosed(input.ws, input.code, input.reason);
+        case "alarm":
+          return this.onAlarm();
+        case "answered":
+          this.runForward(this.forwarder?.answered(input.response, Date.now()) ?? []);
+          return this.markDirty();
+        case "failed":
+          this.runForward(this.forwarder?.failed(input.error, Date.now()) ?? []);
+          return this.persist();
+        case "token-refreshed":
+          this.runForward(this.forwarder?.tokenRefreshed(Date.now()) ?? []);
+          return;
+        case "transcripts":
+          return this.onTranscripts(input.entities);
+        case "drained":
+        case "flush-timeout":
+          return this.onDrained(input.type === "flush-timeout");
+        case "persist":
+          this.persistTimer = null;
+          return this.persist();
+      }
+    });
+  }
+
+  /** An unexpected failure ends only this call, with a disconnect that names no internals. */
+  private guard(work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.log.log("error", "internal-error", { error: err instanceof Error ? err.message : String(err) });
+      const ws = this.socket();
+      const session = this.record?.session;
+      try {
+        if (ws && session) this.apply(ws, disconnect(session, "error", "internal error"));
+        else ws?.close(1011, "internal error");
+        this.persist();
+      } catch {
+        ws?.close(1011, "internal error");
+      }
+    }
+  }
+
+  private onClientMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    const record = this.record;
+    if (record?.mediaApi) {
+      this.mediaApi.message(message, this.mediaApiSink(ws));
+      this.markDirty();
+      return;
+    }
+    const state = record?.session;
     if (!state) {
       ws.close(1011, "session state lost");
       return;
     }
-    if (typeof message === "string") {
-      const bytes = new TextEncoder().encode(message).length;
-      if (bytes > MAX_TEXT_BYTES) {
-        await this.apply(
-          ws,
-          disconnect(state, "error", `text message of ${bytes} bytes exceeds the 64 KiB limit`),
-        );
+    // After our disconnect, or after closed, the client has been told: what it sends now is dropped
+    // quietly (one log line), except the close a disconnect asks for and pings while it comes.
+    const after = state.phase === "disconnecting" || state.phase === "closed";
+    if (typeof message !== "string") {
+      if (after) {
+        this.ignore("audio");
         return;
       }
-      const parsed = parseClientMessage(message);
-      await this.apply(
-        ws,
-        parsed.ok ? onMessage(state, parsed.message, this.limits()) : onInvalidMessage(state, parsed.error),
-      );
-    } else {
-      await this.apply(ws, onAudio(state, new Uint8Array(message), this.limits()));
+      this.apply(ws, onAudio(state, new Uint8Array(message), this.limits()));
+      this.markDirty();
+      return;
+    }
+    if (state.phase === "closed") {
+      this.ignore("message");
+      return;
+    }
+    const bytes = message.length > MAX_TEXT_BYTES / 4 ? new TextEncoder().encode(message).length : 0;
+    const transition =
+      bytes > MAX_TEXT_BYTES
+        ? disconnect(state, "error", `text message of ${bytes} bytes exceeds the 64 KiB limit`)
+        : (() => {
+            const parsed = parseClientMessage(message);
+            return parsed.ok
+              ? onMessage(state, parsed.message, this.limits())
+              : onInvalidMessage(state, parsed.error);
+          })();
+    if (after && transition.effects.every((e) => e.type === "log")) {
+      this.ignore("message");
+      return;
+    }
+    if (transition.state.phase !== "awaiting-open") record.timers.openBy = null;
+    this.apply(ws, transition);
+    this.persist();
+  }
+
+  private ignore(what: string): void {
+    if (this.ignoring) return;
+    this.ignoring = true;
+    this.log.log("info", "ignoring-after-end", { what, phase: this.record?.session?.phase });
+  }
+
+  /** Adopts the protocol machine's new state, then performs its effects in order. */
+  private apply(ws: WebSocket, transition: Transition): void {
+    if (!this.record) return;
+    this.record.session = transition.state;
+    this.perform(ws, transition.effects);
+  }
+
+  private perform(ws: WebSocket, effects: readonly Effect[]): void {
+    const now = Date.now();
+    for (let i = 0; i < effects.length; i++) {
+      const effect = effects[i] as Effect;
+      switch (effect.type) {
+        case "send":
+          trySend(ws, JSON.stringify(effect.message));
+          break;
+        case "start":
+          this.start(effect.call);
+          break;
+        case "audio":
+          this.runForward(this.forwarder?.audio(effect.chunk, now) ?? []);
+          break;
+        case "boundary":
+          this.runForward(this.forwarder?.boundary(effect.reason, now) ?? []);
+          break;
+        case "language":
+          this.runForward(this.forwarder?.language(effect.language) ?? []);
+          break;
+        case "flush": {
+          // The rest waits until everything received is acknowledged (or the flush times out).
+          this.afterDrain = effects.slice(i + 1);
+          const forwarder = this.forwarder;
+          if (!forwarder) {
+            this.events = this.events.then(() => this.dispatch({ type: "drained" }));
+            return;
+          }
+          this.flushTimer = setTimeout(
+            () => this.dispatch({ type: "flush-timeout" }),
+            this.config.closeFlushTimeoutMs,
+          );
+          this.runForward(forwarder.drain(now));
+          return;
+        }
+        case "acknowledge-close":
+          if (this.record?.session) this.apply(ws, acknowledgeClose(this.record.session));
+          break;
+        case "cancel-close":
+          this.setTimer({ closeAt: null });
+          break;
+        case "close-later":
+          // Set once: later messages must not push the close further away.
+          if (this.record && this.record.timers.closeAt === null)
+            this.setTimer({
+              closeAt: now + this.config.disconnectGraceMs,
+              closeCode: effect.code,
+              closeReason: effect.reason,
+            });
+          break;
+        case "log":
+          this.log.log(effect.level, effect.event, effect.fields);
+          break;
+      }
     }
   }
 
-  /** Persists the new state, then performs the effects in order. */
-  private async apply(ws: WebSocket, transition: Transition): Promise<void> {
-    this.session = transition.state;
-    this.store("session", transition.state);
-    for (const effect of transition.effects) await this.perform(ws, effect);
+  private start(call: CallStart): void {
+    if (!this.record) return;
+    this.log = this.loggerFor(this.record);
+    // A probe sends nothing downstream.
+    if (call.probe) {
+      this.forwarderInstance = null;
+      return;
+    }
+    this.runForward(this.forwarder?.start(call) ?? []);
   }
 
-  private async perform(ws: WebSocket, effect: Effect): Promise<void> {
-    switch (effect.type) {
-      case "send":
-        trySend(ws, JSON.stringify(effect.message));
-        return;
-      case "start":
-        this.log = this.loggerFor(effect.call.sessionId, effect.call.conversationId);
-        this.pipeline.start(effect.call);
-        return;
-      case "audio":
-        this.pipeline.audio(effect.chunk);
-        return;
-      case "boundary":
-        this.pipeline.boundary(effect.reason, effect.positionSamples);
-        return;
-      case "language":
-        this.pipeline.language(effect.language);
-        return;
-      case "flush":
-        await this.pipeline.flush();
-        await this.events;
-        return;
-      case "acknowledge-close":
-        await this.apply(ws, acknowledgeClose(this.state as SessionState));
-        return;
-      case "cancel-close":
-        await this.updateTimers({ closeAt: null });
-        return;
-      case "close-later":
-        await this.updateTimers({
-          closeAt: Date.now() + this.config.disconnectGraceMs,
-          closeCode: effect.code,
-          closeReason: effect.reason,
-        });
-        return;
-      case "log":
-        this.log.log(effect.level, effect.event, effect.fields);
-        return;
+  private runForward(effects: readonly ForwardEffect[]): void {
+    for (const effect of effects) {
+      switch (effect.type) {
+        case "push":
+          this.request(this.transcriptionClient().pushAudio(effect.request));
+          break;
+        case "flush-session":
+          this.request(this.transcriptionClient().flushSession(effect.request));
+          break;
+        case "results":
+          this.deliver(effect.results);
+          break;
+        case "unspill":
+          this.spills.remove(effect.upTo);
+          break;
+        case "spill-all":
+          if (this.forwarder) this.spills.write(this.forwarder.spill(Date.now(), Number.NEGATIVE_INFINITY));
+          break;
+        case "retry-at":
+          this.setTimer({ retryAt: effect.at });
+          break;
+        case "refresh-token":
+          this.token.invalidate().then(
+            () => this.dispatch({ type: "token-refreshed" }),
+            () => this.dispatch({ type: "token-refreshed" }),
+          );
+          break;
+        case "stop":
+          this.forwardingStopped(effect.error);
+          break;
+        case "drained":
+          this.events = this.events.then(() => this.dispatch({ type: "drained" }));
+          break;
+        case "log":
+          this.log.log(effect.level, effect.event, effect.fields);
+          break;
+      }
     }
   }
 
-  private socket(): WebSocket | undefined {
-    return this.ctx.getWebSockets()[0];
+  private request(call: Promise<PushAudioResponse | FlushSessionResponse>): void {
+    call.then(
+      (response) => this.dispatch({ type: "answered", response }),
+      (error: unknown) => this.dispatch({ type: "failed", error }),
+    );
+  }
+
+  private onDrained(timedOut: boolean): void {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    const rest = this.afterDrain;
+    if (rest === null) return;
+    this.afterDrain = null;
+    if (timedOut)
+      this.log.log("warn", "flush-timeout", {
+        waitedMs: this.config.closeFlushTimeoutMs,
+        ...this.forwarder?.summary(),
+      });
+    const ws = this.socket();
+    if (ws) this.perform(ws, rest);
+    this.persist();
   }
 
   /** Transcripts go back as AudioHook events on the Transcription Connector path only; Monitor only forwards. */
   private deliver(results: TranscriptResult[]): void {
-    this.events = this.events.then(async () => {
+    const media = this.record?.mediaApi;
+    if (media) {
       const ws = this.socket();
-      const media = this.mediaApi.record();
-      if (media) {
-        for (const r of results)
-          if (ws) trySend(ws, JSON.stringify(transcriptFrame(r, media.language ?? "und")));
-        return;
-      }
-      const state = this.state;
-      if (!ws || !state?.media || state.endpoint !== "transcription") return;
-      for (const result of results) {
-        const entity = await transcriptEntity(
-          result,
-          state.media.channels,
-          state.sessionId,
-          state.language ?? "und",
-        );
-        if (entity) await this.apply(ws, sendEvent(this.state as SessionState, [entity]));
-      }
-    });
-    this.events.catch((err: unknown) => this.log.log("error", "event-failed", { error: String(err) }));
+      for (const r of results)
+        if (ws) trySend(ws, JSON.stringify(transcriptFrame(r, media.language ?? "und")));
+      return;
+    }
+    const state = this.record?.session;
+    if (!state?.media || state.endpoint !== "transcription") return;
+    const { channels } = state.media;
+    const { sessionId } = state;
+    const language = state.language ?? "und";
+    // Entities are built asynchronously (their ids are digests) but sent in result order, through dispatch.
+    this.events = this.events
+      .then(async () => {
+        const entities: unknown[] = [];
+        for (const result of results) {
+          const entity = await transcriptEntity(result, channels, sessionId, language);
+          if (entity) entities.push(entity);
+        }
+        if (entities.length > 0) this.dispatch({ type: "transcripts", entities });
+      })
+      .catch((err: unknown) => this.log.log("error", "event-failed", { error: String(err) }));
+  }
+
+  private onTranscripts(entities: unknown[]): void {
+    const ws = this.socket();
+    if (!ws || !this.record?.session) return;
+    for (const entity of entities) {
+      const session = this.record.session;
+      if (session) this.apply(ws, sendEvent(session, [entity]));
+    }
+    this.markDirty();
   }
 
   /** Delivery cannot go on: end the call with a reason the operator can act on. */
-  private forwardingFailed(error: ForwardError): void {
+  private forwardingStopped(error: ForwardError): void {
     const info = FORWARD_FAILURE_INFO[error.code] ?? "transcription service error";
-    const ws = this.socket();
     this.log.log("error", "call-ended-by-forwarding", { code: error.code });
+    const ws = this.socket();
     if (!ws) return;
-    if (this.mediaApi.record()) {
+    if (this.record?.mediaApi) {
       trySend(ws, JSON.stringify({ type: "error", code: error.code, reason: info }));
       ws.close(1011, info.slice(0, 120));
       return;
     }
-    const state = this.state;
-    if (state) void this.apply(ws, disconnect(state, "error", info)).catch(() => {});
+    const state = this.record?.session;
+    // A client that already sent close gets its closed: the drain ends because delivery stopped.
+    if (!state || state.phase === "closing" || state.phase === "closed") return;
+    this.apply(ws, disconnect(state, "error", info));
+    this.persist();
   }
 
-  // ---- tokens, timers, teardown -----------------------------------------------------------------
-
-  private timers(): Timers {
+  private mediaApiSink(ws: WebSocket | undefined): MediaApiSink {
     return {
-      closeAt: null,
-      closeCode: 1000,
-      closeReason: "",
-      purgeAt: null,
-      retryAt: null,
-      ...this.load<Timers>("timers"),
+      audio: (chunk) => this.runForward(this.forwarder?.audio(chunk, Date.now()) ?? []),
+      gap: (samples) => this.runForward(this.forwarder?.gap(samples, Date.now()) ?? []),
+      send: (frame) => {
+        if (ws) trySend(ws, JSON.stringify(frame));
+      },
+      close: (code, reason) => ws?.close(code, reason),
+      log: (level, event, fields) => this.log.log(level, event, fields),
     };
   }
 
-  private async updateTimers(change: Partial<Timers>): Promise<void> {
-    const timers = { ...this.timers(), ...change };
-    this.store("timers", timers);
-    const next = [timers.closeAt, timers.purgeAt, timers.retryAt].filter((t): t is number => t !== null);
-    if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
+  private onSocketClosed(ws: WebSocket, code: number, reason: string): void {
+    const record = this.record;
+    if (!record) return;
+    const now = Date.now();
+    if (record.mediaApi) {
+      if (this.mediaApi.end(this.mediaApiSink(undefined)))
+        this.runForward(this.forwarder?.boundary("close", now) ?? []);
+    }
+    const state = record.session;
+    if (state && state.phase !== "closed") {
+      if (state.phase !== "disconnecting") {
+        // The client went away without close: end utterances and hand on what we hold.
+        this.log.log("warn", "socket-closed-early", {
+          code,
+          reason: reason.slice(0, 100),
+          phase: state.phase,
+        });
+      }
+      if (state.phase === "open") this.runForward(this.forwarder?.boundary("close", now) ?? []);
+      record.session = { ...state, phase: "closed" };
+    }
+    this.afterDrain = null;
+    try {
+      ws.close(1000, "closed");
+    } catch {
+      // The runtime may already have answered the close.
+    }
+    this.setTimer({ closeAt: null, openBy: null, livenessAt: null, purgeAt: now + RETENTION_MS });
+    this.summarize(state?.phase === "closed" || state?.phase === "closing" ? "closed" : "socket-closed");
+    this.persist();
   }
 
-  override async alarm(): Promise<void> {
-    const timers = this.timers();
+  /** A live call whose socket is gone without a close event (a restart, a deploy): finish it. */
+  private orphaned(why: string): void {
+    const record = this.record;
+    if (!record) return;
     const now = Date.now();
-    if (timers.closeAt !== null && timers.closeAt <= now) {
+    this.log.log("warn", "call-orphaned", { why, phase: record.session?.phase ?? null });
+    if (record.mediaApi && this.mediaApi.end(this.mediaApiSink(undefined))) {
+      this.runForward(this.forwarder?.boundary("close", now) ?? []);
+    }
+    const state = record.session;
+    if (state && state.phase !== "closed") {
+      if (state.phase === "open") this.runForward(this.forwarder?.boundary("close", now) ?? []);
+      record.session = { ...state, phase: "closed" };
+    }
+    this.afterDrain = null;
+    this.setTimer({ closeAt: null, openBy: null, livenessAt: null, purgeAt: now + RETENTION_MS });
+    this.summarize("orphaned");
+    this.persist();
+  }
+
+  private onAlarm(): void {
+    const record = this.record;
+    if (!record) return;
+    const now = Date.now();
+    const { timers, due } = takeDue(record.timers, now);
+    record.timers = timers;
+    this.armedAlarm = undefined;
+    if (due.has("closeAt")) {
       for (const ws of this.ctx.getWebSockets()) {
         try {
-          ws.close(timers.closeCode, timers.closeReason);
+          ws.close(record.timers.closeCode, record.timers.closeReason);
         } catch {
           // Already closing.
         }
       }
-      timers.closeAt = null;
-      timers.purgeAt ??= now + RETENTION_MS;
     }
-    const pipeline = this.hasPipelineState() ? this.pipeline : null;
-    if (pipeline instanceof ForwardingPipeline && (timers.retryAt === null || timers.retryAt <= now)) {
-      timers.retryAt = null;
-      pipeline.resume();
+    if (due.has("openBy") && record.session?.phase === "awaiting-open") {
+      const ws = this.socket();
+      if (ws)
+        this.apply(
+          ws,
+          disconnect(record.session, "error", `no open message within ${OPEN_TIMEOUT_MS / 1000} s`),
+        );
     }
-    const busy = pipeline instanceof ForwardingPipeline && pipeline.pending();
-    if (timers.purgeAt !== null && timers.purgeAt <= now && this.ctx.getWebSockets().length === 0) {
-      if (busy) {
+    if (due.has("retryAt") || (this.forwarder?.pending && this.forwarder.waitingForRetry === null)) {
+      this.runForward(this.forwarder?.retryDue(now) ?? []);
+    }
+    if (due.has("livenessAt") && this.live()) {
+      if (this.ctx.getWebSockets().length === 0) this.orphaned("socket gone");
+      else record.timers.livenessAt = now + LIVENESS_MS;
+    }
+    if (due.has("purgeAt")) {
+      if (this.ctx.getWebSockets().length > 0 || this.forwarder?.pending) {
         // Undelivered audio outlives the retention period: look again later rather than erase it.
-        timers.purgeAt = now + RETENTION_MS;
+        record.timers.purgeAt = now + RETENTION_MS;
       } else {
         this.log.log("info", "purged");
-        await this.ctx.storage.deleteAll();
-        this.mediaApi.forget();
-        this.session = null;
+        this.purge();
         return;
       }
     }
-    this.store("timers", timers);
-    const next = [timers.closeAt, timers.purgeAt, timers.retryAt].filter((t): t is number => t !== null);
-    if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
+    this.persist();
   }
 
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.queue = this.queue.then(async () => {
-      await this.mediaApi.closed();
-      const state = this.state;
-      if (state && state.phase !== "closed") {
-        if (state.phase !== "disconnecting") {
-          // The client went away without close: end utterances and hand on what we hold.
-          this.log.log("warn", "socket-closed-early", {
-            code,
-            reason: reason.slice(0, 100),
-            phase: state.phase,
-          });
-          if (state.phase === "open") this.pipeline.boundary("close", state.positionSamples);
-        }
-        await this.pipeline.flush();
-        this.session = { ...state, phase: "closed" };
-        this.store("session", this.session);
-      }
-      this.log.log("info", "socket-closed", { code, ...this.pipeline.summary() });
-      try {
-        ws.close(1000, "closed");
-      } catch {
-        // The runtime may already have answered the close.
-      }
-      await this.updateTimers({ closeAt: null, purgeAt: Date.now() + RETENTION_MS });
-    });
-    await this.queue;
+  /** Forgets the call: storage is erased by `alarm` right after, memory here. */
+  private purge(): void {
+    this.record = null;
+    this.forwarderInstance = undefined;
+    this.mediaApi.forget();
+    this.rowsBefore = 0;
+    this.storage.rowsWritten = 0;
+    if (this.persistTimer !== null) clearTimeout(this.persistTimer);
+    this.persistTimer = null;
+    this.purgeDue = true;
   }
 
-  override async webSocketError(_ws: WebSocket, error: unknown): Promise<void> {
-    this.log.log("warn", "socket-error", { error: String(error).slice(0, 200) });
+  // ---- persistence and timers --------------------------------------------------------------------
+
+  private setTimer(change: Partial<Timers>): void {
+    if (!this.record) return;
+    this.record.timers = { ...this.record.timers, ...change };
+    this.markDirty();
   }
 
-  /** An unexpected failure ends only this call, with a disconnect that names no internals. */
-  private async fail(ws: WebSocket, err: unknown): Promise<void> {
-    this.log.log("error", "internal-error", { error: err instanceof Error ? err.message : String(err) });
-    const state = this.state;
-    try {
-      if (state) await this.apply(ws, disconnect(state, "error", "internal error"));
-      else ws.close(1011, "internal error");
-    } catch {
-      ws.close(1011, "internal error");
+  /** Audio is flowing: write the record within PERSIST_EVERY_MS (the pending timer also keeps the object awake). */
+  private markDirty(): void {
+    if (this.persistTimer !== null || !this.record) return;
+    this.persistTimer = setTimeout(() => this.dispatch({ type: "persist" }), PERSIST_EVERY_MS);
+  }
+
+  /** Writes the call record (one row) and the batches not acknowledged promptly, and arms the alarm. */
+  private persist(): void {
+    const record = this.record;
+    if (!record) return;
+    if (this.persistTimer !== null) clearTimeout(this.persistTimer);
+    this.persistTimer = null;
+    const forwarder = this.forwarderInstance;
+    if (forwarder) {
+      this.spills.write(forwarder.spill(Date.now(), SPILL_AFTER_MS));
+      record.forwarder = forwarder.snapshot();
     }
+    record.mediaApi = this.mediaApi.record();
+    record.rowsWritten = this.rowsBefore + this.storage.rowsWritten + 1;
+    this.storage.saveState(record);
+    // Batches still in memory only: look again soon (the pending timer also keeps the object from hibernating).
+    if (forwarder?.unspilled) this.markDirty();
+    const next = nextDue(record.timers);
+    if (next !== this.armedAlarm) {
+      this.armedAlarm = next;
+      if (next === null) void this.ctx.storage.deleteAlarm();
+      else void this.ctx.storage.setAlarm(next);
+    }
+  }
+
+  /** The call's one summary line: what an operator needs to see how it went. */
+  private summarize(endReason: string): void {
+    const record = this.record;
+    if (!record || record.summarized) return;
+    record.summarized = true;
+    const session = record.session;
+    const channels = record.mediaApi ? 1 : (session?.media?.channels.length ?? 0);
+    const received = session?.receivedSamples ?? record.mediaApi?.checkpoint?.positionSamples ?? 0;
+    const forwarder = this.forwarderInstance;
+    this.log.log("info", "call-summary", {
+      endpoint: record.mediaApi ? "media-api" : (session?.endpoint ?? null),
+      organizationId: session?.organizationId ?? null,
+      durationMs: Date.now() - record.startedAt,
+      channels,
+      audioSeconds: (received * channels) / SUPPORTED_RATE,
+      languages: forwarder?.languageTags() ?? null,
+      ...(forwarder?.summary() ?? {}),
+      ackLatencyMs: forwarder?.latencySummary() ?? null,
+      rowsWritten: this.rowsBefore + this.storage.rowsWritten,
+      endReason,
+    });
   }
 }

@@ -2,7 +2,11 @@
 // then cached in the call's object until a minute before it expires (not fetched per batch).
 
 import type { TokenBroker } from "../auth/TokenBroker";
-import type { TokenAnswer } from "./forwarding";
+
+/** Answer of the shared token cache (see auth/TokenBroker). */
+export type TokenAnswer =
+  | { ok: true; token: string | null }
+  | { ok: false; code: string; message: string; retryable: boolean };
 
 const KEY = "token";
 const EARLY_MS = 60_000;

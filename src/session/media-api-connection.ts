@@ -1,13 +1,14 @@
-// The media-api side of a CallSession: its stream state in SQLite (checkpoint, frames held for
-// reordering), what each frame turns into, and the end of the stream. The object stays the shell.
+// The media-api side of a CallSession: the stream's record (identity, reorder checkpoint), the frames held
+// back for reordering (in SQLite, written only while a frame waits for a missing predecessor), and what
+// each frame turns into, handed to the shell's sink. The shell owns the socket and the pipeline.
 
-import type { Logger } from "../log";
+import type { CallStart } from "../audiohook/session";
 import { SUPPORTED_RATE } from "../media/format";
+import type { PcmChunk } from "../media/frames";
 import { MediaApiStream, type StreamCheckpoint, type StreamOutput } from "../mediaapi/stream";
 import type { CallHandoff } from "./handoff";
 import { mediaApiSessionId } from "./handoff";
-import type { CallPipeline } from "./pipeline";
-import { trySend } from "./socket";
+import type { CallStorage } from "./storage";
 
 export interface MediaApiRecord {
   conversationId: string;
@@ -17,55 +18,52 @@ export interface MediaApiRecord {
   ended: boolean;
 }
 
-export interface MediaApiHost {
-  sql: SqlStorage;
-  load<T>(key: string): T | null;
-  store(key: string, value: unknown): void;
-  pipeline(): CallPipeline;
-  log(): Logger;
+/** Where a frame's outcome goes: the shell forwards audio and gaps, and talks to the socket. */
+export interface MediaApiSink {
+  audio(chunk: PcmChunk): void;
+  gap(samples: number): void;
+  send(frame: unknown): void;
+  close(code: number, reason: string): void;
+  log(level: "info" | "warn", event: string, fields: Record<string, unknown>): void;
 }
-
-const RECORD_KEY = "media-api";
 
 export class MediaApiConnection {
   private stream: MediaApiStream | null = null;
-  /** The stored record, read once: every message asks for it (undefined: not read yet). */
-  private cached: MediaApiRecord | null | undefined;
+  /** Sequences with a row in held_frames: only their emission costs a delete. */
+  private readonly held = new Set<number>();
 
-  constructor(private readonly host: MediaApiHost) {
-    host.sql.exec(
+  constructor(
+    private readonly storage: CallStorage,
+    private current: MediaApiRecord | null,
+  ) {
+    storage.exec(
       "CREATE TABLE IF NOT EXISTS held_frames (sequence INTEGER PRIMARY KEY, frame TEXT NOT NULL)",
     );
   }
 
-  /** The stored record when this object holds a media-api stream. */
+  /** The stream's record (plain JSON for the call record), with the reorder checkpoint up to date. */
   record(): MediaApiRecord | null {
-    if (this.cached === undefined) this.cached = this.host.load<MediaApiRecord>(RECORD_KEY);
-    return this.cached;
+    if (this.current && this.stream) this.current = { ...this.current, checkpoint: this.stream.state() };
+    return this.current;
   }
 
-  /** Storage was erased (the call's retention ended): read it afresh next time. */
+  /** Storage was erased (the call's retention ended). */
   forget(): void {
-    this.cached = undefined;
+    this.current = null;
     this.stream = null;
+    this.held.clear();
   }
 
-  private save(record: MediaApiRecord): void {
-    this.cached = record;
-    this.host.store(RECORD_KEY, record);
-  }
-
-  /** A new stream: remember it and start the pipeline with its single (customer) channel. */
-  accept(handoff: Extract<CallHandoff, { protocol: "media-api" }>): void {
-    const record: MediaApiRecord = {
+  /** A new stream: what the pipeline must start with (its single, customer, channel). */
+  accept(handoff: Extract<CallHandoff, { protocol: "media-api" }>): CallStart {
+    this.current = {
       conversationId: handoff.conversationId,
       participantId: handoff.participantId,
       language: handoff.language,
       checkpoint: undefined,
       ended: false,
     };
-    this.save(record);
-    this.host.pipeline().start({
+    return {
       sessionId: mediaApiSessionId(handoff.conversationId, handoff.participantId),
       conversationId: handoff.conversationId,
       participantId: handoff.participantId,
@@ -73,54 +71,53 @@ export class MediaApiConnection {
       media: { format: "L16", channels: ["external"], rate: SUPPORTED_RATE },
       language: handoff.language,
       customConfig: null,
-    });
+    };
   }
 
-  message(ws: WebSocket, message: string | ArrayBuffer): void {
-    const record = this.record();
-    if (!record) return;
-    const stream = this.streamFor(record);
-    const outputs = typeof message === "string" ? stream.receive(message) : stream.receiveBinary();
-    this.perform(ws, outputs, typeof message === "string" ? message : undefined);
-    this.save({ ...record, checkpoint: stream.state() });
-  }
-
-  /** media-api has no close handshake: release what was held for reordering and end utterances. */
-  async closed(): Promise<void> {
-    const record = this.record();
+  message(message: string | ArrayBuffer, sink: MediaApiSink): void {
+    const record = this.current;
     if (!record || record.ended) return;
-    const stream = this.streamFor(record);
-    this.perform(undefined, stream.flush());
-    const pipeline = this.host.pipeline();
-    pipeline.boundary("close", 0);
-    this.save({ ...record, ended: true, checkpoint: stream.state() });
-    await pipeline.flush();
+    const stream = this.streamFor(record, sink);
+    const outputs = typeof message === "string" ? stream.receive(message) : stream.receiveBinary();
+    this.perform(outputs, sink, typeof message === "string" ? message : undefined);
+  }
+
+  /** media-api has no close handshake: release what was held for reordering. False if already ended. */
+  end(sink: MediaApiSink): boolean {
+    const record = this.current;
+    if (!record || record.ended) return false;
+    const stream = this.streamFor(record, sink);
+    this.perform(stream.flush(), sink);
+    this.current = { ...record, ended: true, checkpoint: stream.state() };
+    return true;
   }
 
   /** The stream, rebuilt after a wake-up from its checkpoint and the frames it held. */
-  private streamFor(record: MediaApiRecord): MediaApiStream {
+  private streamFor(record: MediaApiRecord, sink: MediaApiSink): MediaApiStream {
     if (this.stream) return this.stream;
     const stream = new MediaApiStream(record, record.checkpoint);
     this.stream = stream;
-    const held = this.host.sql
-      .exec<{ frame: string }>("SELECT frame FROM held_frames ORDER BY sequence")
+    const held = this.storage
+      .exec<{ sequence: number; frame: string }>("SELECT sequence, frame FROM held_frames ORDER BY sequence")
       .toArray();
     // Frames that were waiting for a missing predecessor when the object was evicted wait again.
-    for (const { frame } of held) this.perform(undefined, stream.restore(frame));
+    for (const { sequence } of held) this.held.add(sequence);
+    for (const { frame } of held) this.perform(stream.restore(frame), sink);
     return stream;
   }
 
-  private perform(ws: WebSocket | undefined, outputs: StreamOutput[], text?: string): void {
-    const pipeline = this.host.pipeline();
+  private perform(outputs: StreamOutput[], sink: MediaApiSink, text?: string): void {
     for (const out of outputs) {
       switch (out.type) {
         case "audio":
-          pipeline.audio(out.chunk);
-          this.host.sql.exec("DELETE FROM held_frames WHERE sequence = ?", out.sequence);
+          sink.audio(out.chunk);
+          if (this.held.delete(out.sequence))
+            this.storage.exec("DELETE FROM held_frames WHERE sequence = ?", out.sequence);
           break;
         case "held":
           if (text !== undefined) {
-            this.host.sql.exec(
+            this.held.add(out.sequence);
+            this.storage.exec(
               "INSERT OR REPLACE INTO held_frames (sequence, frame) VALUES (?, ?)",
               out.sequence,
               text,
@@ -128,19 +125,17 @@ export class MediaApiConnection {
           }
           break;
         case "gap":
-          this.host
-            .log()
-            .log("warn", "sequence-gap", { from: out.from, to: out.to, missingSamples: out.samples });
+          sink.log("warn", "sequence-gap", { from: out.from, to: out.to, missingSamples: out.samples });
           // Reported to the client too: a gap is never hidden.
-          if (ws) trySend(ws, JSON.stringify({ type: "gap", from: out.from, to: out.to }));
-          pipeline.gap(out.samples);
+          sink.send({ type: "gap", from: out.from, to: out.to });
+          sink.gap(out.samples);
           break;
         case "reply":
-          if (ws) trySend(ws, JSON.stringify(out.frame));
+          sink.send(out.frame);
           break;
         case "close":
-          this.host.log().log("warn", "closing-bad-stream", { code: out.code, reason: out.reason });
-          ws?.close(out.code, out.reason);
+          sink.log("warn", "closing-bad-stream", { code: out.code, reason: out.reason });
+          sink.close(out.code, out.reason);
           break;
       }
     }

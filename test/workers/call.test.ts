@@ -21,8 +21,8 @@ function stubFor(sessionId: string) {
 
 async function storedSession(sessionId: string): Promise<StoredSession> {
   return runInDurableObject(stubFor(sessionId), (_instance, state) => {
-    const row = state.storage.sql.exec<{ value: string }>("SELECT value FROM kv WHERE key = 'session'").one();
-    return JSON.parse(row.value) as StoredSession;
+    const row = state.storage.sql.exec<{ value: string }>("SELECT value FROM kv WHERE key = 'call'").one();
+    return (JSON.parse(row.value) as { session: StoredSession }).session;
   });
 }
 

@@ -11,7 +11,7 @@ import {
   type SessionContext,
   toAudioChunk,
 } from "../../../src/forward/messages.js";
-import { MemoryOutboxStore, Outbox } from "../../../src/forward/outbox.js";
+import { Outbox } from "../../../src/forward/outbox.js";
 import { pushRound } from "../../../src/forward/push.js";
 import { withRetry } from "../../../src/forward/retry.js";
 import {
@@ -61,7 +61,7 @@ function batchesOf(clip: Int16Array): AudioBatch[] {
 describe("forwarding to the dev transcriber", () => {
   it("round-trips PushAudio and places the utterance within 0.2 s", async () => {
     const session = ctx("s-roundtrip");
-    const outbox = new Outbox(new MemoryOutboxStore());
+    const outbox = new Outbox({ maxSamples: 60 * 8000 * 2 });
     for (const b of batchesOf(concat(silence(1), voiced(1.5), silence(1))))
       expect(outbox.enqueue(b).ok).toBe(true);
     let cursor = 0;
@@ -119,7 +119,7 @@ describe("forwarding to the dev transcriber", () => {
 
   it("flushes the utterance in progress on FlushSession, and repeats it when asked again", async () => {
     const session = ctx("s-flush");
-    const outbox = new Outbox(new MemoryOutboxStore());
+    const outbox = new Outbox({ maxSamples: 60 * 8000 * 2 });
     for (const b of batchesOf(concat(silence(1), voiced(1)))) outbox.enqueue(b);
     let cursor = 0;
     while (!outbox.isEmpty) {

@@ -1,0 +1,519 @@
+// The forwarding stage of one call as a state machine without I/O: audio in, batches tagged with the
+// channel's language, an in-memory outbox, one request to the transcription service at a time. Every input
+// returns effects (send this request, deliver these results, retry at, make these batches durable, end the
+// call); the Durable Object performs them and feeds the outcome back in. Nothing here awaits, so the
+// object's one serialized path is the only writer of this state.
+
+import type { BoundaryReason, CallStart } from "../audiohook/session.js";
+import { CallLanguage } from "../detect/call-language.js";
+import type { DecisionState } from "../detect/decision.js";
+import type { LanguageDetector } from "../detect/detector.js";
+import type { TextLanguageIdentifier } from "../detect/text.js";
+import type {
+  ChannelAck,
+  FlushSessionRequest,
+  PushAudioRequest,
+  TranscriptResult,
+} from "../gen/langhook/transcription/v1/transcription_pb.js";
+import type { PcmChunk } from "../media/frames.js";
+import { AudioBatcher, type BatcherSnapshot, type ForwardChannel } from "./batcher.js";
+import { LatencyHistogram, type LatencySummary } from "./latency.js";
+import {
+  acksFromProto,
+  buildFlushRequest,
+  buildPushRequest,
+  channelFromProto,
+  type FlushCause,
+  type SessionContext,
+} from "./messages.js";
+import { type BoundaryMark, Outbox, type OutboxEntry } from "./outbox.js";
+import {
+  backoffDelayMs,
+  classifyError,
+  defaultRetryPolicy,
+  ForwardError,
+  type RandomSource,
+} from "./retry.js";
+
+export interface ForwarderOptions {
+  batchMs: number;
+  /** Audio held per channel before the call is ended (OUTBOX_MAX_SECONDS). */
+  maxBufferedMs: number;
+  /** Gives up on undeliverable audio after this long without a success (the call is long gone). */
+  giveUpAfterMs: number;
+  /** Batches per request at most (both channels together). */
+  maxBatchesPerRequest: number;
+  /** Languages a call may be in unless its customConfig narrows them (`customConfig.languages`). */
+  supportedLanguages: readonly string[];
+  /** The acoustic detector of one channel; null tags with the configured language only. */
+  detector: ((candidates: readonly string[] | null) => LanguageDetector) | null;
+  text: TextLanguageIdentifier | null;
+  random?: RandomSource;
+}
+
+/** What the forwarder keeps across hibernation, next to the spilled batches (plain JSON). */
+export interface ForwarderSnapshot {
+  call: CallStart | null;
+  language: string | null;
+  lastResultSequence: number;
+  attempt: number;
+  failingSince: number | null;
+  stopped: { code: ForwardError["code"]; message: string } | null;
+  batcher: BatcherSnapshot;
+  decisions: Record<string, DecisionState> | null;
+  marks: BoundaryMark[];
+  nextId: number;
+  waitingUntil: number | null;
+  stats: ForwardStats;
+}
+
+/** Counters for the end-of-call summary. */
+export interface ForwardStats {
+  requests: number;
+  retries: number;
+  acknowledgedSamples: number;
+  outboxPeakSamples: number;
+  results: number;
+}
+
+export type ForwardEffect =
+  | { type: "push"; request: PushAudioRequest }
+  | { type: "flush-session"; request: FlushSessionRequest }
+  /** New results, in order: transcripts to send back. */
+  | { type: "results"; results: TranscriptResult[] }
+  /** The durable copies of these channels' batches up to this sequence can go. */
+  | { type: "unspill"; upTo: Partial<Record<ForwardChannel, number>> }
+  /** Delivery is failing: make everything held durable now. */
+  | { type: "spill-all" }
+  /** Call `retryDue` at this time (through an alarm: it must survive eviction). */
+  | { type: "retry-at"; at: number }
+  /** The token was refused: fetch a fresh one, then call `retryDue`. */
+  | { type: "refresh-token" }
+  /** Delivery cannot go on as it was: end the call with this reason (what is held may still be delivered). */
+  | { type: "stop"; error: ForwardError }
+  /** Everything received has been acknowledged (after `drain`). */
+  | { type: "drained" }
+  | { type: "log"; level: "info" | "warn" | "error"; event: string; fields: Record<string, unknown> };
+
+const FLUSH_CAUSE: Record<BoundaryReason, FlushCause> = {
+  pause: "paused",
+  update: "updated",
+  discarded: "discarded",
+  close: "closed",
+  disconnect: "closed",
+};
+
+export class Forwarder {
+  private readonly outbox: Outbox;
+  private readonly batcher: AudioBatcher;
+  private readonly latency = new LatencyHistogram();
+  private call: CallStart | null;
+  private configured: string | null;
+  private lastResultSequence: number;
+  private attempt: number;
+  private failingSince: number | null;
+  private stopped: ForwardError | null;
+  private waitingUntil: number | null;
+  private inFlight: "push" | "flush" | null = null;
+  private drainWanted = false;
+  private tokenRetried = false;
+  private callLanguage: CallLanguage | null = null;
+  private readonly savedDecisions: Record<string, DecisionState> | null;
+  readonly stats: ForwardStats;
+
+  constructor(
+    private readonly options: ForwarderOptions,
+    restored?: { snapshot: ForwarderSnapshot; spilled: OutboxEntry[] },
+  ) {
+    const s = restored?.snapshot;
+    this.batcher = new AudioBatcher({ batchMs: options.batchMs }, s?.batcher);
+    this.call = s?.call ?? null;
+    this.configured = s?.language ?? null;
+    this.lastResultSequence = s?.lastResultSequence ?? 0;
+    this.attempt = s?.attempt ?? 0;
+    this.failingSince = s?.failingSince ?? null;
+    this.stopped = s?.stopped ? new ForwardError(s.stopped.code, s.stopped.message) : null;
+    this.waitingUntil = s?.waitingUntil ?? null;
+    this.savedDecisions = s?.decisions ?? null;
+    this.stats = s?.stats ?? {
+      requests: 0,
+      retries: 0,
+      acknowledgedSamples: 0,
+      outboxPeakSamples: 0,
+      results: 0,
+    };
+    this.outbox = new Outbox({ maxSamples: this.boundFor(this.call) });
+    if (restored) this.outbox.restore(restored.spilled, s?.marks ?? [], s?.nextId ?? 1);
+  }
+
+  /** The bound counts the channels the call really has: a mono call holds half of a stereo one. */
+  private boundFor(call: CallStart | null): number {
+    const channels = call?.media?.channels.length ?? 2;
+    return Math.floor((this.options.maxBufferedMs * this.batcher.sampleRate * channels) / 1000);
+  }
+
+  private get context(): SessionContext | null {
+    const call = this.call;
+    if (!call || call.probe) return null;
+    return {
+      sessionId: call.sessionId,
+      conversationId: call.conversationId,
+      participantId: call.participantId,
+    };
+  }
+
+  snapshot(): ForwarderSnapshot {
+    return {
+      call: this.call,
+      language: this.configured,
+      lastResultSequence: this.lastResultSequence,
+      attempt: this.attempt,
+      failingSince: this.failingSince,
+      stopped: this.stopped ? { code: this.stopped.code, message: this.stopped.message } : null,
+      batcher: this.batcher.snapshot(),
+      decisions: this.callLanguage?.snapshot() ?? this.savedDecisions,
+      marks: [...this.outbox.marks],
+      nextId: this.outbox.nextId,
+      waitingUntil: this.waitingUntil,
+      stats: { ...this.stats },
+    };
+  }
+
+  start(call: CallStart): ForwardEffect[] {
+    this.call = call;
+    this.configured = call.language;
+    // The outbox was built before the call's channels were known.
+    this.outbox.maxSamples = this.boundFor(call);
+    return [];
+  }
+
+  /** The per-channel language decisions, built on first use (after a wake-up from the snapshot). */
+  private languages(): CallLanguage | null {
+    const call = this.call;
+    if (this.callLanguage || !call?.media || call.probe) return this.callLanguage;
+    const narrowed = call.customConfig?.languages;
+    const candidates =
+      Array.isArray(narrowed) &&
+      narrowed.length > 0 &&
+      narrowed.every((l): l is string => typeof l === "string")
+        ? narrowed
+        : this.options.supportedLanguages;
+    this.callLanguage = new CallLanguage(
+      {
+        channels: call.media.channels,
+        configured: this.configured,
+        candidates,
+        detector: this.options.detector,
+        text: this.options.text,
+      },
+      this.savedDecisions ?? undefined,
+    );
+    return this.callLanguage;
+  }
+
+  audio(chunk: PcmChunk, now: number): ForwardEffect[] {
+    const languages = this.languages();
+    if (!this.context || !languages || this.stopped) return [];
+    const out: ForwardEffect[] = [];
+    chunk.media.channels.forEach((name, i) => {
+      const samples = chunk.channels[i] as Int16Array;
+      languages.observe(name, samples);
+      const batches = this.batcher.push(
+        name as ForwardChannel,
+        samples,
+        languages.tag(name),
+        chunk.startSample,
+        now,
+      );
+      this.enqueue(batches, out);
+    });
+    this.pump(now, out);
+    return out;
+  }
+
+  private enqueue(batches: ReturnType<AudioBatcher["flush"]>, out: ForwardEffect[]): void {
+    for (const batch of batches) {
+      if (this.stopped) return;
+      const queued = this.outbox.enqueue(batch, batch.since);
+      if (!queued.ok) {
+        this.stop(queued.error, out);
+        return;
+      }
+      this.stats.outboxPeakSamples = Math.max(this.stats.outboxPeakSamples, this.outbox.sizeInSamples);
+    }
+  }
+
+  private stop(error: ForwardError, out: ForwardEffect[]): void {
+    if (this.stopped) return;
+    this.stopped = error;
+    out.push({ type: "stop", error });
+  }
+
+  /** Utterances in progress end here: what is pending goes out, then the service is asked to flush. */
+  boundary(reason: BoundaryReason, now: number): ForwardEffect[] {
+    if (!this.context) return [];
+    const out: ForwardEffect[] = [];
+    this.enqueue(this.batcher.flush(), out);
+    this.outbox.addMark(FLUSH_CAUSE[reason]);
+    this.pump(now, out);
+    return out;
+  }
+
+  /** Audio the sender lost (a media-api sequence gap): sequence numbers are skipped, the service sees it. */
+  gap(missingSamples: number, now: number): ForwardEffect[] {
+    const call = this.call;
+    if (!this.context || !call?.media) return [];
+    const out: ForwardEffect[] = [];
+    for (const channel of call.media.channels) this.enqueue(this.batcher.skip(channel, missingSamples), out);
+    this.outbox.addMark("discarded");
+    this.pump(now, out);
+    return out;
+  }
+
+  language(language: string | null): ForwardEffect[] {
+    this.configured = language;
+    this.languages()?.configure(language);
+    return [];
+  }
+
+  /** Asks for a `drained` effect once everything held has been acknowledged (at once if it already is). */
+  drain(now: number): ForwardEffect[] {
+    const out: ForwardEffect[] = [];
+    this.enqueue(this.batcher.flush(), out);
+    this.drainWanted = true;
+    this.pump(now, out);
+    return out;
+  }
+
+  /** Work left that an alarm must pick up after eviction. */
+  get pending(): boolean {
+    const delivering = !this.stopped || this.stopped.code === "ERR_OUTBOX_FULL";
+    return this.context !== null && delivering && !this.outbox.drained;
+  }
+
+  get waitingForRetry(): number | null {
+    return this.waitingUntil;
+  }
+
+  /**
+   * Batches that must become durable: those not acknowledged within `promptMs` of arriving, and all of
+   * them while delivery is failing (nothing will acknowledge them soon).
+   */
+  spill(now: number, promptMs: number): OutboxEntry[] {
+    return this.outbox.spill(this.failingSince !== null ? Number.POSITIVE_INFINITY : now - promptMs);
+  }
+
+  /** Batches held that are not durable yet: the shell keeps a write pending (and the object awake) for them. */
+  get unspilled(): boolean {
+    return this.outbox.hasUnspilled;
+  }
+
+  summary(): Record<string, unknown> {
+    return {
+      outboxBatches: this.outbox.count,
+      lastResultSequence: this.lastResultSequence,
+      ...this.stats,
+      stopped: this.stopped?.code ?? null,
+    };
+  }
+
+  /** Each channel's language as the next batch would be tagged (null before the call started). */
+  languageTags(): Record<string, { code: string; confidence: number; provisional: boolean }> | null {
+    const languages = this.languages();
+    const channels = this.call?.media?.channels;
+    if (!languages || !channels) return null;
+    return Object.fromEntries(channels.map((c) => [c, languages.tag(c)]));
+  }
+
+  latencySummary(): LatencySummary {
+    return this.latency.summary();
+  }
+
+  /** The alarm for a backoff came (or the object woke with work left): try again. */
+  retryDue(now: number): ForwardEffect[] {
+    if (this.waitingUntil !== null && this.waitingUntil > now) return [];
+    this.waitingUntil = null;
+    const out: ForwardEffect[] = [];
+    this.pump(now, out);
+    return out;
+  }
+
+  /** Starts the next request when none is in flight: audio first, then the next boundary's flush. */
+  private pump(now: number, out: ForwardEffect[]): void {
+    const context = this.context;
+    if (!context) {
+      // A probe, or a call that never opened: nothing was or will be sent.
+      this.settleDrain(out);
+      return;
+    }
+    if (this.inFlight || this.waitingUntil !== null) return;
+    // After a refusal (credentials, invalid audio) repeating the calls cannot help; a full outbox still drains.
+    if (this.stopped && this.stopped.code !== "ERR_OUTBOX_FULL") {
+      this.settleDrain(out);
+      return;
+    }
+    const batches = this.outbox.next(this.options.maxBatchesPerRequest);
+    try {
+      if (batches.length > 0) {
+        out.push({
+          type: "push",
+          request: buildPushRequest(context, batches, { lastResultSequence: this.lastResultSequence }),
+        });
+        this.inFlight = "push";
+        this.stats.requests += 1;
+        return;
+      }
+      const mark = this.outbox.nextMark();
+      if (mark && this.outbox.markReached()) {
+        out.push({
+          type: "flush-session",
+          request: buildFlushRequest(context.sessionId, mark.cause, {
+            lastResultSequence: this.lastResultSequence,
+          }),
+        });
+        this.inFlight = "flush";
+        this.stats.requests += 1;
+        return;
+      }
+    } catch (err) {
+      // Building the request failed here, not in the network: never a retryable transport error.
+      out.push(...this.failed(err, now));
+      return;
+    }
+    this.settleDrain(out);
+  }
+
+  private settleDrain(out: ForwardEffect[]): void {
+    const done =
+      this.context === null ||
+      this.outbox.drained ||
+      (this.stopped !== null && this.stopped.code !== "ERR_OUTBOX_FULL");
+    if (this.drainWanted && done && !this.inFlight) {
+      this.drainWanted = false;
+      out.push({ type: "drained" });
+    }
+  }
+
+  /** The service answered a push or a flush. */
+  answered(
+    response: { acks: readonly ChannelAck[]; results: readonly TranscriptResult[] },
+    now: number,
+  ): ForwardEffect[] {
+    const out: ForwardEffect[] = [];
+    const kind = this.inFlight;
+    this.inFlight = null;
+    const acked = this.outbox.acknowledge(acksFromProto(response.acks));
+    for (const entry of acked.removed) {
+      this.latency.add(now - entry.since);
+      this.stats.acknowledgedSamples += entry.batch.samples.length;
+    }
+    if (Object.keys(acked.spilledUpTo).length > 0) out.push({ type: "unspill", upTo: acked.spilledUpTo });
+    if (kind === "flush") this.outbox.removeMark();
+    // A result at or below the cursor can only come from a server that ignored the cursor: skip it.
+    const fresh = response.results.filter((r) => Number(r.sequenceNumber) > this.lastResultSequence);
+    const last = fresh.at(-1);
+    if (last) this.lastResultSequence = Number(last.sequenceNumber);
+    this.attempt = 0;
+    this.failingSince = null;
+    this.tokenRetried = false;
+    if (fresh.length > 0) {
+      this.stats.results += fresh.length;
+      const languages = this.languages();
+      // What the engine heard, and the language of its text, correct or confirm the acoustic tag.
+      for (const r of fresh) {
+        const channel = channelFromProto(r.channel);
+        if (languages && channel && r.isFinal) languages.transcript(channel, r);
+      }
+      out.push({ type: "results", results: fresh });
+    }
+    this.pump(now, out);
+    return out;
+  }
+
+  /** A request failed (or could not be built). */
+  failed(err: unknown, now: number): ForwardEffect[] {
+    const out: ForwardEffect[] = [];
+    this.inFlight = null;
+    // Our own errors (the token step) may come back wrapped by the Connect client.
+    const cause = err instanceof Error ? err.cause : undefined;
+    const own = err instanceof ForwardError ? err : cause instanceof ForwardError ? cause : null;
+    const verdict = own
+      ? own.code === "ERR_TRANSCRIBER_UNAVAILABLE"
+        ? ({ retryable: true, retryAfterMs: undefined } as const)
+        : ({ retryable: false, error: own } as const)
+      : classifyError(err);
+    if (!verdict.retryable) {
+      // A refused token may just be stale: fetch a fresh one once before giving up on the call.
+      if (verdict.error.code === "ERR_TRANSCRIBER_UNAUTHENTICATED" && !this.tokenRetried && !own) {
+        this.tokenRetried = true;
+        this.waitingUntil = Number.POSITIVE_INFINITY;
+        out.push({ type: "refresh-token" });
+        return out;
+      }
+      out.push({
+        type: "log",
+        level: "error",
+        event: "forward-failed",
+        fields: { code: verdict.error.code, message: verdict.error.message },
+      });
+      this.stop(verdict.error, out);
+      this.settleDrain(out);
+      return out;
+    }
+    this.attempt += 1;
+    this.failingSince ??= now;
+    this.stats.retries += 1;
+    out.push({ type: "spill-all" });
+    if (now - this.failingSince > this.options.giveUpAfterMs) {
+      // The one place audio is ever dropped: after giveUpAfterMs of failures, counted in the log.
+      out.push({
+        type: "log",
+        level: "error",
+        event: "forward-abandoned",
+        fields: {
+          batches: this.outbox.count,
+          samples: this.outbox.sizeInSamples,
+          failingForMs: now - this.failingSince,
+        },
+      });
+      this.outbox.clear();
+      out.push({
+        type: "unspill",
+        upTo: { external: Number.MAX_SAFE_INTEGER, internal: Number.MAX_SAFE_INTEGER },
+      });
+      const error = new ForwardError("ERR_TRANSCRIBER_UNAVAILABLE", "transcription service unreachable");
+      if (this.stopped) this.stopped = error;
+      else this.stop(error, out);
+      this.settleDrain(out);
+      return out;
+    }
+    // Backoff grows to its ceiling but never gives up while the outbox has room: the bound on buffered
+    // audio, not an attempt count, decides when a call must end.
+    const delay =
+      verdict.retryAfterMs !== undefined
+        ? Math.min(verdict.retryAfterMs, defaultRetryPolicy.maxServerDelayMs)
+        : backoffDelayMs(this.attempt, defaultRetryPolicy, this.options.random ?? Math.random);
+    out.push({
+      type: "log",
+      level: "warn",
+      event: "forward-retry",
+      fields: {
+        attempt: this.attempt,
+        delayMs: delay,
+        batches: this.outbox.count,
+        error: err instanceof Error ? err.message.slice(0, 200) : String(err),
+      },
+    });
+    this.waitingUntil = now + Math.max(delay, 1);
+    out.push({ type: "retry-at", at: this.waitingUntil });
+    return out;
+  }
+
+  /** The fresh token is in (or could not be had: then the next attempt fails for good). */
+  tokenRefreshed(now: number): ForwardEffect[] {
+    this.waitingUntil = null;
+    const out: ForwardEffect[] = [];
+    this.pump(now, out);
+    return out;
+  }
+}
