@@ -66,7 +66,8 @@ export default {
  * The body of every 401: an unknown key, a bad signature, a replay and a bad token read the same, so the
  * answer cannot tell an attacker whether a key exists or how far a forgery got. The cause is in the log.
  */
-export const UNAUTHORIZED_BODY = "unauthorized";
+// Not exported: every named export of the entry module must be a handler or a class, or workerd refuses it.
+const UNAUTHORIZED_BODY = "unauthorized";
 
 /**
  * Every refused upgrade (400 and 401 alike) leaves after the same minimum delay, so response time says
