@@ -42,6 +42,7 @@ import { transcriptEntity, transcriptFrame } from "../transcripts/events";
 import { CallToken } from "./call-token";
 import { CALL_HEADER, type CallHandoff, mediaApiSessionId } from "./handoff";
 import { MediaApiConnection, type MediaApiRecord, type MediaApiSink } from "./media-api-connection";
+import { OrderedTasks } from "./ordered";
 import { SpillStore } from "./outbox-store";
 import { trySend } from "./socket";
 import { CallStorage } from "./storage";
@@ -111,13 +112,17 @@ export class CallSession extends DurableObject<Env> {
   private client: TranscriptionClient | null = null;
   private log: Logger = createLogger({});
   /** Transcript events go out in result order; the close handshake waits for them. */
-  private events: Promise<void> = Promise.resolve();
+  private readonly events = new OrderedTasks((err) =>
+    this.log.log("error", "event-failed", { error: String(err).slice(0, 200) }),
+  );
   /** The rest of the close handshake (`acknowledge-close`), waiting for the downstream drain. */
   private afterDrain: Effect[] | null = null;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private persistTimer: ReturnType<typeof setTimeout> | null = null;
   private armedAlarm: number | null | undefined;
   private ignoring = false;
+  /** The clock: tests move it forward to make timers due without waiting. */
+  private now: () => number = () => Date.now();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -223,7 +228,7 @@ export class CallSession extends DurableObject<Env> {
     if (this.live() && this.ctx.getWebSockets().length === 0) {
       this.guard(() => this.orphaned("woke without its socket"));
     } else if (this.forwarder?.pending && this.record.timers.retryAt === null) {
-      this.record.timers.retryAt = Date.now() + 50;
+      this.record.timers.retryAt = this.now() + 50;
       this.persist();
     }
   }
@@ -237,7 +242,7 @@ export class CallSession extends DurableObject<Env> {
       return new Response("expected an authenticated WebSocket upgrade\n", { status: 400 });
     }
     const handoff = JSON.parse(raw) as CallHandoff;
-    const now = Date.now();
+    const now = this.now();
     if (handoff.protocol === "audiohook" && handoff.nonce) {
       if (!this.storage.rememberNonce(handoff.nonce.value, handoff.nonce.expiresAt, now))
         return new Response("replayed signature\n", { status: 401 });
@@ -316,13 +321,13 @@ export class CallSession extends DurableObject<Env> {
         case "alarm":
           return this.onAlarm();
         case "answered":
-          this.runForward(this.forwarder?.answered(input.response, Date.now()) ?? []);
+          this.runForward(this.forwarder?.answered(input.response, this.now()) ?? []);
           return this.markDirty();
         case "failed":
-          this.runForward(this.forwarder?.failed(input.error, Date.now()) ?? []);
+          this.runForward(this.forwarder?.failed(input.error, this.now()) ?? []);
           return this.persist();
         case "token-refreshed":
-          this.runForward(this.forwarder?.tokenRefreshed(Date.now()) ?? []);
+          this.runForward(this.forwarder?.tokenRefreshed(this.now()) ?? []);
           return;
         case "transcripts":
           return this.onTranscripts(input.entities);
@@ -415,7 +420,7 @@ export class CallSession extends DurableObject<Env> {
   }
 
   private perform(ws: WebSocket, effects: readonly Effect[]): void {
-    const now = Date.now();
+    const now = this.now();
     for (let i = 0; i < effects.length; i++) {
       const effect = effects[i] as Effect;
       switch (effect.type) {
@@ -439,7 +444,7 @@ export class CallSession extends DurableObject<Env> {
           this.afterDrain = effects.slice(i + 1);
           const forwarder = this.forwarder;
           if (!forwarder) {
-            this.events = this.events.then(() => this.dispatch({ type: "drained" }));
+            this.events.run(() => this.dispatch({ type: "drained" }));
             return;
           }
           this.flushTimer = setTimeout(
@@ -498,7 +503,7 @@ export class CallSession extends DurableObject<Env> {
           this.spills.remove(effect.upTo);
           break;
         case "spill-all":
-          if (this.forwarder) this.spills.write(this.forwarder.spill(Date.now(), Number.NEGATIVE_INFINITY));
+          if (this.forwarder) this.spills.write(this.forwarder.spill(this.now(), Number.NEGATIVE_INFINITY));
           break;
         case "retry-at":
           this.setTimer({ retryAt: effect.at });
@@ -513,7 +518,7 @@ export class CallSession extends DurableObject<Env> {
           this.forwardingStopped(effect.error);
           break;
         case "drained":
-          this.events = this.events.then(() => this.dispatch({ type: "drained" }));
+          this.events.run(() => this.dispatch({ type: "drained" }));
           break;
         case "log":
           this.log.log(effect.level, effect.event, effect.fields);
@@ -560,16 +565,14 @@ export class CallSession extends DurableObject<Env> {
     const { sessionId } = state;
     const language = state.language ?? "und";
     // Entities are built asynchronously (their ids are digests) but sent in result order, through dispatch.
-    this.events = this.events
-      .then(async () => {
-        const entities: unknown[] = [];
-        for (const result of results) {
-          const entity = await transcriptEntity(result, channels, sessionId, language);
-          if (entity) entities.push(entity);
-        }
-        if (entities.length > 0) this.dispatch({ type: "transcripts", entities });
-      })
-      .catch((err: unknown) => this.log.log("error", "event-failed", { error: String(err) }));
+    this.events.run(async () => {
+      const entities: unknown[] = [];
+      for (const result of results) {
+        const entity = await transcriptEntity(result, channels, sessionId, language);
+        if (entity) entities.push(entity);
+      }
+      if (entities.length > 0) this.dispatch({ type: "transcripts", entities });
+    });
   }
 
   private onTranscripts(entities: unknown[]): void {
@@ -602,8 +605,8 @@ export class CallSession extends DurableObject<Env> {
 
   private mediaApiSink(ws: WebSocket | undefined): MediaApiSink {
     return {
-      audio: (chunk) => this.runForward(this.forwarder?.audio(chunk, Date.now()) ?? []),
-      gap: (samples) => this.runForward(this.forwarder?.gap(samples, Date.now()) ?? []),
+      audio: (chunk) => this.runForward(this.forwarder?.audio(chunk, this.now()) ?? []),
+      gap: (samples) => this.runForward(this.forwarder?.gap(samples, this.now()) ?? []),
       send: (frame) => {
         if (ws) trySend(ws, JSON.stringify(frame));
       },
@@ -615,7 +618,7 @@ export class CallSession extends DurableObject<Env> {
   private onSocketClosed(ws: WebSocket, code: number, reason: string): void {
     const record = this.record;
     if (!record) return;
-    const now = Date.now();
+    const now = this.now();
     if (record.mediaApi) {
       if (this.mediaApi.end(this.mediaApiSink(undefined)))
         this.runForward(this.forwarder?.boundary("close", now) ?? []);
@@ -648,7 +651,7 @@ export class CallSession extends DurableObject<Env> {
   private orphaned(why: string): void {
     const record = this.record;
     if (!record) return;
-    const now = Date.now();
+    const now = this.now();
     this.log.log("warn", "call-orphaned", { why, phase: record.session?.phase ?? null });
     if (record.mediaApi && this.mediaApi.end(this.mediaApiSink(undefined))) {
       this.runForward(this.forwarder?.boundary("close", now) ?? []);
@@ -667,7 +670,7 @@ export class CallSession extends DurableObject<Env> {
   private onAlarm(): void {
     const record = this.record;
     if (!record) return;
-    const now = Date.now();
+    const now = this.now();
     const { timers, due } = takeDue(record.timers, now);
     record.timers = timers;
     this.armedAlarm = undefined;
@@ -742,7 +745,7 @@ export class CallSession extends DurableObject<Env> {
     this.persistTimer = null;
     const forwarder = this.forwarderInstance;
     if (forwarder) {
-      this.spills.write(forwarder.spill(Date.now(), SPILL_AFTER_MS));
+      this.spills.write(forwarder.spill(this.now(), SPILL_AFTER_MS));
       record.forwarder = forwarder.snapshot();
     }
     record.mediaApi = this.mediaApi.record();
@@ -770,7 +773,7 @@ export class CallSession extends DurableObject<Env> {
     this.log.log("info", "call-summary", {
       endpoint: record.mediaApi ? "media-api" : (session?.endpoint ?? null),
       organizationId: session?.organizationId ?? null,
-      durationMs: Date.now() - record.startedAt,
+      durationMs: this.now() - record.startedAt,
       channels,
       audioSeconds: (received * channels) / SUPPORTED_RATE,
       languages: forwarder?.languageTags() ?? null,
