@@ -18,7 +18,8 @@ import {
   Channel,
   PushAudioRequestSchema,
 } from "../../src/gen/langhook/transcription/v1/transcription_pb";
-import { GenesysClient, pcmuStereo } from "../workers/genesys-client";
+import { encodeMulawSample } from "../../src/media/pcmu";
+import { GenesysClient } from "../workers/genesys-client";
 
 interface Relayed {
   calls: Record<string, number>;
@@ -40,6 +41,18 @@ async function devStats(sessionId: string): Promise<{ ended: boolean; channels: 
   const session = stats.sessions[sessionId];
   if (session === undefined) throw new Error(`the dev transcriber never saw ${sessionId}`);
   return session;
+}
+
+/** Stereo PCMU samples [from, from + count): a 200 Hz tone between `onSec` and `offSec` on both channels. */
+function toneFrame(from: number, count: number, onSec: number, offSec: number): Uint8Array {
+  const out = new Uint8Array(count * 2);
+  for (let i = 0; i < count; i++) {
+    const t = (from + i) / 8000;
+    const s = t >= onSec && t < offSec ? Math.round(9000 * Math.sin(2 * Math.PI * 200 * t)) : 0;
+    out[2 * i] = encodeMulawSample(s);
+    out[2 * i + 1] = encodeMulawSample(s);
+  }
+  return out;
 }
 
 describe("the TRANSCRIPTION_SERVICE binding", () => {
@@ -92,15 +105,30 @@ describe("the TRANSCRIPTION_SERVICE binding", () => {
     },
   );
 
-  // End to end: a real call whose audio goes out through the binding. Needs CallSession's pipeline host to
-  // use `fetch: serviceFetch(this.env)` instead of the global fetch (the lead wires it; then drop `.skip`).
-  it.skip("delivers a real call's audio through the binding and returns its transcripts", async () => {
+  // End to end: a real call whose audio goes out through the binding (CallSession's client uses serviceFetch).
+  it("delivers a real call's audio through the binding and returns its transcripts", async () => {
     const client = await GenesysClient.connect();
     client.open();
     await client.expect("opened");
-    for (let i = 0; i < 20; i++) client.sendAudio(pcmuStereo(100), 800);
+    // 2 s of both channels, a speech-level tone from 0.3 to 1.5 s on each.
+    for (let frame = 0; frame < 20; frame++) client.sendAudio(toneFrame(frame * 800, 800, 0.3, 1.5), 800);
     client.send("close", { reason: "end" });
-    await client.expect("closed", 10_000);
+    const transcripts: { channelId: number; transcript: string }[] = [];
+    for (;;) {
+      const item = await client.next(10_000);
+      if (item.kind === "close") throw new Error(`closed early: ${item.code} ${item.reason}`);
+      if (item.message.type === "closed") break;
+      if (item.message.type !== "event") continue;
+      for (const entity of item.message.parameters.entities as { data: Record<string, unknown> }[]) {
+        const alternatives = entity.data.alternatives as { interpretations: { transcript: string }[] }[];
+        transcripts.push({
+          channelId: entity.data.channelId as number,
+          transcript: alternatives[0]?.interpretations[0]?.transcript ?? "",
+        });
+      }
+    }
+    expect(transcripts.map((t) => t.channelId).sort()).toEqual([0, 1]);
+    for (const t of transcripts) expect(t.transcript).toMatch(/^\[en-US speech 1\.\d\d s\]$/);
     const stats = await devStats(client.sessionId);
     expect(stats).toMatchObject({
       ended: true,
