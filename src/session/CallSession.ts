@@ -73,6 +73,7 @@ const FORWARD_FAILURE_INFO: Record<string, string> = {
   ERR_TRANSCRIBER_REJECTED: "transcription service refused the call",
   ERR_TRANSCRIBER_UNAVAILABLE: "transcription service unreachable",
   ERR_OUTBOX_FULL: "transcription service is too far behind: buffered audio reached its limit",
+  ERR_LOCAL_ENCODING: "internal error: audio could not be encoded for the transcription service",
 };
 
 /** Everything a call keeps across hibernation, eviction and restarts: one JSON row. */

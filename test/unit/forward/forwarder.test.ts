@@ -1,0 +1,168 @@
+// The forwarding stage without I/O: effects out for every input, one request in flight, what accumulates
+// while it is goes in the next, failures spill and back off, boundaries flush, the bound counts channels.
+
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import type { CallStart } from "../../../src/audiohook/session.js";
+import { type ForwardEffect, Forwarder } from "../../../src/forward/forwarder.js";
+import {
+  Channel,
+  ChannelAckSchema,
+  type PushAudioRequest,
+  TranscriptResultSchema,
+} from "../../../src/gen/langhook/transcription/v1/transcription_pb.js";
+import type { ChannelName } from "../../../src/media/format.js";
+import type { PcmChunk } from "../../../src/media/frames.js";
+
+const options = {
+  batchMs: 100,
+  maxBufferedMs: 1000,
+  giveUpAfterMs: 60_000,
+  maxBatchesPerRequest: 20,
+  supportedLanguages: ["en-US"],
+  detector: null,
+  text: null,
+  random: () => 0.5,
+};
+
+function call(channels: ChannelName[]): CallStart {
+  return {
+    sessionId: "s-1",
+    conversationId: "c-1",
+    participantId: "p-1",
+    probe: false,
+    media: { format: "PCMU", channels, rate: 8000 },
+    language: "en-US",
+    customConfig: null,
+  };
+}
+
+/** `ms` of audio on every channel of the call, starting at `start` samples. */
+function chunk(channels: ChannelName[], ms: number, start: number): PcmChunk {
+  const n = (ms / 1000) * 8000;
+  return {
+    media: { format: "PCMU", channels, rate: 8000 },
+    channels: channels.map(() => new Int16Array(n).fill(100)),
+    startSample: start,
+  };
+}
+
+const of = <T extends ForwardEffect["type"]>(effects: ForwardEffect[], type: T) =>
+  effects.filter((e): e is Extract<ForwardEffect, { type: T }> => e.type === type);
+
+/** The service's acknowledgement of everything in a push. */
+function ackAll(request: PushAudioRequest) {
+  const last = new Map<Channel, bigint>();
+  for (const c of request.chunks) last.set(c.channel, c.sequenceNumber);
+  return {
+    acks: [...last].map(([channel, sequenceNumber]) => create(ChannelAckSchema, { channel, sequenceNumber })),
+    results: [],
+  };
+}
+
+describe("Forwarder", () => {
+  it("keeps one request in flight and sends what accumulated meanwhile in the next", () => {
+    const f = new Forwarder(options);
+    const stereo: ChannelName[] = ["external", "internal"];
+    f.start(call(stereo));
+    const first = of(f.audio(chunk(stereo, 100, 0), 0), "push");
+    expect(first).toHaveLength(1);
+    expect(first[0]?.request.chunks.map((c) => [c.channel, Number(c.sequenceNumber)])).toEqual([
+      [Channel.EXTERNAL, 1],
+      [Channel.INTERNAL, 1],
+    ]);
+    // While it is in flight, 300 ms more arrive: no new request.
+    for (let i = 1; i <= 3; i++)
+      expect(of(f.audio(chunk(stereo, 100, i * 800), i * 100), "push")).toEqual([]);
+    const next = of(f.answered(ackAll(first[0]?.request as PushAudioRequest), 310), "push");
+    expect(next).toHaveLength(1);
+    expect(next[0]?.request.chunks).toHaveLength(6);
+    expect(f.latencySummary().count).toBe(2);
+  });
+
+  it("bounds a mono call by its one channel, not two", () => {
+    const mono: ChannelName[] = ["external"];
+    const f = new Forwarder({ ...options, maxBatchesPerRequest: 1 });
+    f.start(call(mono));
+    const effects: ForwardEffect[] = [];
+    // 1 s allowed per channel: the 11th 100 ms batch of an unacknowledged mono call is refused.
+    for (let i = 0; i < 11; i++) effects.push(...f.audio(chunk(mono, 100, i * 800), i * 100));
+    const stops = of(effects, "stop");
+    expect(stops).toHaveLength(1);
+    expect(stops[0]?.error.code).toBe("ERR_OUTBOX_FULL");
+    expect(f.summary().outboxBatches).toBe(10);
+  });
+
+  it("backs off after a retryable failure, spills what it holds, and tries again when the retry is due", () => {
+    const f = new Forwarder(options);
+    const mono: ChannelName[] = ["external"];
+    f.start(call(mono));
+    f.audio(chunk(mono, 100, 0), 0);
+    const failed = f.failed(new ConnectError("down", Code.Unavailable), 10);
+    expect(of(failed, "spill-all")).toHaveLength(1);
+    const retry = of(failed, "retry-at")[0];
+    expect(retry?.at).toBeGreaterThan(10);
+    // Everything held is due for durable storage now, however young.
+    expect(f.spill(11, 500)).toHaveLength(1);
+    expect(of(f.audio(chunk(mono, 100, 800), 20), "push")).toEqual([]);
+    expect(f.retryDue((retry?.at ?? 0) - 1)).toEqual([]);
+    const again = of(f.retryDue(retry?.at ?? 0), "push");
+    expect(again[0]?.request.chunks).toHaveLength(2);
+  });
+
+  it("ends the call on a refusal that repeating cannot fix, and still answers a drain", () => {
+    const f = new Forwarder(options);
+    const mono: ChannelName[] = ["external"];
+    f.start(call(mono));
+    f.audio(chunk(mono, 100, 0), 0);
+    const out = f.failed(new ConnectError("bad audio", Code.InvalidArgument), 5);
+    expect(of(out, "stop")[0]?.error.code).toBe("ERR_TRANSCRIBER_INVALID_ARGUMENT");
+    expect(of(f.drain(6), "drained")).toHaveLength(1);
+  });
+
+  it("flushes the service at a boundary once the audio before it is acknowledged, then reports drained", () => {
+    const f = new Forwarder(options);
+    const mono: ChannelName[] = ["external"];
+    f.start(call(mono));
+    const push = of(f.audio(chunk(mono, 60, 0), 0), "push");
+    expect(push).toEqual([]); // 60 ms: no full batch yet
+    const boundary = of(f.boundary("close", 10), "push");
+    expect(boundary[0]?.request.chunks[0]?.audioData.byteLength).toBe(480 * 2);
+    expect(of(f.drain(11), "drained")).toEqual([]);
+    const afterPush = f.answered(ackAll(boundary[0]?.request as PushAudioRequest), 20);
+    const flush = of(afterPush, "flush-session");
+    expect(flush).toHaveLength(1);
+    const result = create(TranscriptResultSchema, {
+      sequenceNumber: 1n,
+      text: "hello",
+      channel: Channel.EXTERNAL,
+    });
+    const done = f.answered({ acks: [], results: [result] }, 30);
+    expect(of(done, "results")[0]?.results.map((r) => r.text)).toEqual(["hello"]);
+    expect(of(done, "drained")).toHaveLength(1);
+  });
+
+  it("fails for good, not by retrying, when a batch cannot be encoded", () => {
+    const f = new Forwarder(options);
+    const mono: ChannelName[] = ["external"];
+    f.start(call(mono));
+    const out = f.audio(chunk(mono, 100, Number.POSITIVE_INFINITY), 0);
+    expect(of(out, "retry-at")).toEqual([]);
+    expect(of(out, "stop")[0]?.error.code).toBe("ERR_LOCAL_ENCODING");
+  });
+
+  it("carries its state across a snapshot: sequences go on, spilled batches come back", () => {
+    const a = new Forwarder(options);
+    const mono: ChannelName[] = ["external"];
+    a.start(call(mono));
+    a.audio(chunk(mono, 100, 0), 0);
+    const spilled = a.spill(1000, 500);
+    const b = new Forwarder(options, { snapshot: a.snapshot(), spilled });
+    const resent = of(b.retryDue(1000), "push");
+    expect(resent[0]?.request.chunks.map((c) => Number(c.sequenceNumber))).toEqual([1]);
+    b.answered(ackAll(resent[0]?.request as PushAudioRequest), 1001);
+    const next = of(b.audio(chunk(mono, 100, 800), 1002), "push");
+    expect(next[0]?.request.chunks.map((c) => Number(c.sequenceNumber))).toEqual([2]);
+  });
+});
