@@ -1,17 +1,27 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import type { ProvidedContext } from "vitest";
 import { defineConfig } from "vitest/config";
 
-type Inject = <K extends "transcriberUrl">(key: K) => string;
+type Inject = <K extends keyof ProvidedContext>(key: K) => ProvidedContext[K];
+
+/** What a project adds to the common setup, computed from what its global setups provide. */
+interface ProjectExtras {
+  bindings?: (inject: Inject) => Record<string, string>;
+  /** Further miniflare options: auxiliary workers, service bindings. */
+  miniflare?: (inject: Inject) => Record<string, unknown>;
+  /** Run after test/workers/global-setup.ts. */
+  globalSetup?: string[];
+}
 
 /**
- * A project that runs test files inside workerd, with the worker's bindings plus `overrides`, and
- * `miniflare` options of its own (auxiliary workers, service bindings).
+ * A project that runs test files inside workerd, with the worker's bindings plus `overrides`, and the
+ * `extras` of its own.
  */
 function workersProject(
   name: string,
   include: string[],
   overrides: Record<string, string> = {},
-  miniflare: (inject: Inject) => Record<string, unknown> = () => ({}),
+  extras: ProjectExtras = {},
 ) {
   return {
     plugins: [
@@ -35,12 +45,13 @@ function workersProject(
             CLOSE_FLUSH_TIMEOUT_MS: "8000",
             MEDIA_API_JWT_SECRET: "langhook-development-media-api-secret-0123456789",
             ...overrides,
+            ...extras.bindings?.(inject),
           },
-          ...miniflare(inject),
+          ...extras.miniflare?.(inject),
         },
       })),
     ],
-    test: { name, include, globalSetup: ["test/workers/global-setup.ts"] },
+    test: { name, include, globalSetup: ["test/workers/global-setup.ts", ...(extras.globalSetup ?? [])] },
   };
 }
 
@@ -58,18 +69,33 @@ export default defineConfig({
         "workers-binding",
         ["test/workers-binding/**/*.test.ts"],
         { TRANSCRIPTION_URL: "" },
-        (inject) => ({
-          serviceBindings: { TRANSCRIPTION_SERVICE: "transcription-worker" },
-          workers: [
-            {
-              name: "transcription-worker",
-              modules: true,
-              scriptPath: "./test/workers-binding/transcription-worker.js",
-              compatibilityDate: "2026-08-01",
-              bindings: { UPSTREAM_URL: inject("transcriberUrl") },
-            },
-          ],
-        }),
+        {
+          miniflare: (inject) => ({
+            serviceBindings: { TRANSCRIPTION_SERVICE: "transcription-worker" },
+            workers: [
+              {
+                name: "transcription-worker",
+                modules: true,
+                scriptPath: "./test/workers-binding/transcription-worker.js",
+                compatibilityDate: "2026-08-01",
+                bindings: { UPSTREAM_URL: inject("transcriberUrl") },
+              },
+            ],
+          }),
+        },
+      ),
+      // worker → tools/bridge → a seed-contract gRPC service (@grpc/grpc-js), both started by the setup.
+      workersProject(
+        "workers-bridge",
+        ["test/workers-bridge/**/*.test.ts"],
+        {},
+        {
+          globalSetup: ["test/workers-bridge/global-setup.ts"],
+          bindings: (inject) => ({
+            TRANSCRIPTION_URL: inject("bridgeUrl"),
+            SEED_CONTROL_URL: inject("seedControlUrl"),
+          }),
+        },
       ),
     ],
   },
