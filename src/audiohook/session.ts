@@ -42,6 +42,11 @@ export interface SessionState {
   positionSamples: number;
   /** Audio actually received, in samples per channel. */
   receivedSamples: number;
+  /**
+   * A `disconnect` went out: never send another, even once the client's close moved the phase on.
+   * Optional so that a state persisted before this field existed reads as "not yet".
+   */
+  disconnected?: boolean;
 }
 
 export interface SessionIdentity {
@@ -131,6 +136,7 @@ export function initialState(identity: SessionIdentity): SessionState {
     paused: false,
     positionSamples: 0,
     receivedSamples: 0,
+    disconnected: false,
   };
 }
 
@@ -153,10 +159,11 @@ function send(state: SessionState, type: ServerMessageType, parameters: Record<s
 /** Ends the call from our side: `disconnect`, then close the socket unless the client does first. */
 export function disconnect(prev: SessionState, reason: DisconnectReason, info?: string): Transition {
   const state = { ...prev };
-  // Once disconnecting, the client has been told. After closed the call is over and answered: whatever
-  // the client still sends is logged (by the caller) and not answered, so a client never reads a
-  // `disconnect` after `closed`, nor a second one.
-  if (state.phase === "disconnecting" || state.phase === "closed") return { state, effects: [] };
+  // One disconnect per call: once sent (the client may since have closed, moving the phase on), the
+  // client has been told. After closed the call is over and answered: whatever the client still sends
+  // is logged (by the caller) and not answered, so a client never reads a `disconnect` after `closed`.
+  if (state.phase === "disconnecting" || state.phase === "closed" || state.disconnected)
+    return { state, effects: [] };
   const effects: Effect[] = [];
   if (state.phase === "open")
     effects.push({ type: "boundary", reason: "disconnect", positionSamples: state.positionSamples });
@@ -173,6 +180,7 @@ export function disconnect(prev: SessionState, reason: DisconnectReason, info?: 
     reason: `disconnect: ${reason}`,
   });
   state.phase = "disconnecting";
+  state.disconnected = true;
   return { state, effects };
 }
 
@@ -214,7 +222,11 @@ export function onMessage(prev: SessionState, message: ClientMessage, limits: Pr
       `message id ${message.id.slice(0, 40)} is not this session's id ${state.sessionId}`,
     );
   }
-  if (message.seq !== state.clientSeq + 1) {
+  // After our disconnect the client answers with close, numbered after every message it sent, including
+  // the refused one that caused the disconnect: a close ahead of our count is still the answer we wait for.
+  const closeAfterDisconnect =
+    state.phase === "disconnecting" && message.type === "close" && message.seq > state.clientSeq;
+  if (message.seq !== state.clientSeq + 1 && !closeAfterDisconnect) {
     return protocolError(
       state,
       "wrong-seq",

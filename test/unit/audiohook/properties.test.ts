@@ -166,8 +166,11 @@ type Step =
   | { kind: "audio"; bytes: number }
   /** Raw text no client would build. */
   | { kind: "raw"; text: string }
-  /** What the Durable Object may do on its own between client inputs. */
-  | { kind: "shell"; action: "disconnect" | "pause" | "resume" | "event" };
+  /**
+   * What the Durable Object may do on its own between client inputs; `flushed`: the flush after a close
+   * is done, so the shell answers it (until then, client input keeps arriving).
+   */
+  | { kind: "shell"; action: "disconnect" | "pause" | "resume" | "event" | "flushed" };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: messageIntent },
@@ -186,7 +189,13 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant("shell" as const),
-      action: fc.constantFrom("disconnect" as const, "pause" as const, "resume" as const, "event" as const),
+      action: fc.constantFrom(
+        "disconnect" as const,
+        "pause" as const,
+        "resume" as const,
+        "event" as const,
+        "flushed" as const,
+      ),
     }),
   },
 );
@@ -265,8 +274,14 @@ function runCall(steps: Step[]): Trace {
         lastServerSeq = effect.message.seq;
       }
     }
-    // The shell answers close once the flush is done; here at once.
-    if (t.effects.some((e) => e.type === "acknowledge-close")) perform(acknowledgeClose(state));
+    // The shell answers close once the flush is done: at a later `flushed` step or the end of the call.
+    if (t.effects.some((e) => e.type === "acknowledge-close")) flushPending = true;
+  };
+  let flushPending = false;
+  const flushed = (): void => {
+    if (!flushPending) return;
+    flushPending = false;
+    perform(acknowledgeClose(state));
   };
 
   const receiveText = (text: string): void => {
@@ -307,12 +322,14 @@ function runCall(steps: Step[]): Trace {
         perform(onAudio(state, new Uint8Array(s.bytes), LIMITS));
         break;
       case "shell":
-        if (s.action === "disconnect") perform(disconnect(state, "error", "shell ended the call"));
+        if (s.action === "flushed") flushed();
+        else if (s.action === "disconnect") perform(disconnect(state, "error", "shell ended the call"));
         else if (s.action === "event") perform(sendEvent(state, [{ type: "transcript", data: {} }]));
         else perform(requestFlow(state, s.action));
         break;
     }
   }
+  flushed();
   return trace;
 }
 

@@ -15,6 +15,7 @@ import {
   type Endpoint,
   initialState,
   onAudio,
+  onInvalidMessage,
   onMessage,
   type ProtocolLimits,
   requestFlow,
@@ -251,6 +252,38 @@ describe("protocol state machine", () => {
     });
     const closed = acknowledgeClose(onMessage(opened(), msg("close", 2, {}), LIMITS).state).state;
     expect(sendEvent(closed, []).effects).toEqual([]);
+  });
+
+  it("after a disconnect for a refused message, answers the client's close numbered past it", () => {
+    // seq 2 is refused (bad parameters): the client counts it, we do not, so its close comes as seq 3.
+    const refused = onInvalidMessage(opened(), {
+      code: "bad-parameters",
+      info: "discarded.parameters.start",
+    });
+    expect(refused.state.phase).toBe("disconnecting");
+    expect(refused.state.clientSeq).toBe(1);
+    const close = onMessage(refused.state, msg("close", 3, { reason: "disconnect" }, "PT0S", 2), LIMITS);
+    expect(close.state.clientSeq).toBe(3);
+    expect(sends(acknowledgeClose(close.state).effects)).toMatchObject([
+      { type: "closed", seq: 3, clientseq: 3 },
+    ]);
+    // Anything else out of order is still ignored, and a close behind ours is not taken.
+    expect(sends(onMessage(refused.state, msg("ping", 3, {}, "PT0S", 2), LIMITS).effects)).toEqual([]);
+    expect(onMessage(refused.state, msg("close", 1, {}, "PT0S", 2), LIMITS).state.phase).toBe(
+      "disconnecting",
+    );
+  });
+
+  it("sends one disconnect per call, even when input keeps coming after the client's close", () => {
+    const gone = disconnect(opened(), "error", "transcription service refused the call").state;
+    const closing = onMessage(gone, msg("close", 2, { reason: "disconnect" }, "PT0S", 2), LIMITS).state;
+    expect(closing.phase).toBe("closing");
+    // Audio and a stray message before the flush is done: protocol errors, logged, not a second disconnect.
+    const audio = onAudio(closing, new Uint8Array(160), LIMITS);
+    const late = onMessage(audio.state, msg("ping", 3, {}, "PT0S", 2), LIMITS);
+    expect(sends([...audio.effects, ...late.effects])).toEqual([]);
+    expect(sends(disconnect(late.state, "error", "again").effects)).toEqual([]);
+    expect(sends(acknowledgeClose(late.state).effects)).toMatchObject([{ type: "closed" }]);
   });
 
   it("after closed it answers nothing, not even a disconnect for a protocol error, and logs the message", () => {
