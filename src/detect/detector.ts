@@ -46,9 +46,13 @@ export interface AcousticDetectorOptions {
   switchConfidence?: number;
   /** Default 4 (2 s of speech at the default interval). */
   switchDecisions?: number;
+  /** Encoder steps per encoding once committed; default COMMITTED_THINNING (1: never thin). */
+  committedThinning?: number;
 }
 
 const FRAMES_PER_SECOND = 100;
+/** Encoder steps per encoding once committed (1 until then). */
+export const COMMITTED_THINNING = 2;
 
 /** The primary language subtag of a BCP-47 tag, lower-cased ("es-MX" -> "es"): what tags are matched on. */
 export const primaryLanguage = (tag: string): string => tag.split("-")[0]?.toLowerCase() ?? "";
@@ -74,6 +78,7 @@ export class AcousticLanguageDetector implements LanguageDetector {
   private readonly commitConfidence: number;
   private readonly switchConfidence: number;
   private readonly switchDecisions: number;
+  private readonly committedThinning: number;
   private committed = -1;
   private committedConfidence = 0;
   private rival = -1;
@@ -100,6 +105,7 @@ export class AcousticLanguageDetector implements LanguageDetector {
     this.commitConfidence = options.commitConfidence ?? 0.9;
     this.switchConfidence = options.switchConfidence ?? 0.7;
     this.switchDecisions = options.switchDecisions ?? 4;
+    this.committedThinning = options.committedThinning ?? COMMITTED_THINNING;
     this.allowed = this.labels.map(() => true);
     this.requested = [...this.labels];
     this.setCandidates(options.candidates ?? null);
@@ -199,6 +205,12 @@ export class AcousticLanguageDetector implements LanguageDetector {
   }
 
   private decide(): void {
+    this.decideOnce();
+    // Committed, the detector only has to notice a switch: half the encodings do (see StreamingPooler).
+    this.pooler.thinning = this.committed >= 0 ? this.committedThinning : 1;
+  }
+
+  private decideOnce(): void {
     this.lastDecisionStep = this.pooler.stepCount;
     const p = this.computePosteriors();
     if (!p) return;

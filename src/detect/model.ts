@@ -142,6 +142,12 @@ export class StreamingPooler {
   private readonly sum: Float64Array;
   private readonly sumSq: Float64Array;
   private steps = 0;
+  /**
+   * Encode only every `thinning`-th step (1: every step). The encoder is two thirds of the detector's
+   * cost; a detector that has committed thins to catch a switch at about half the cost.
+   */
+  thinning = 1;
+  private sinceEncode = 0;
   private readonly pooled: Float64Array;
   private readonly logits: Float64Array;
 
@@ -171,11 +177,21 @@ export class StreamingPooler {
     const first = offsets[0] ?? 0;
     const centre = this.frames - 1 - last;
     if (centre + first < 0 || (centre + first) % stride !== 0) return;
+    // Thinned: between encodings the last embedding stands in, so the window still spans the same time.
+    if (this.thinning > 1 && this.steps > 0 && ++this.sinceEncode < this.thinning) {
+      this.addToWindow();
+      return;
+    }
+    this.sinceEncode = 0;
     for (let j = 0; j < offsets.length; j++) {
       const src = ((centre + (offsets[j] as number)) % this.span) * dim;
       for (let i = 0; i < dim; i++) this.stacked[j * dim + i] = this.history[src + i] as number;
     }
     this.model.encode(this.stacked, this.emb);
+    this.addToWindow();
+  }
+
+  private addToWindow(): void {
     const e = this.model.embeddingSize;
     const slot = (this.steps % this.windowSteps) * e;
     const full = this.steps >= this.windowSteps;

@@ -22,16 +22,28 @@ while (len < 8000 * 60) {
     len += p.length;
   }
 }
-const pcm = new Int16Array(len);
-let o = 0;
-for (const p of parts) {
-  pcm.set(p, o);
-  o += p.length;
-}
-const seconds = pcm.length / 8000;
+const joined = (list: Int16Array[]) => {
+  const out = new Int16Array(list.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of list) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+};
+const mixed = joined(parts);
+// One language for a minute: the detector commits early and then runs thinned (what most calls are).
+const spanish = joined(
+  Array.from({ length: Math.ceil((8000 * 60) / (clip("speech-es").length + 2400)) }, () => [
+    clip("speech-es"),
+    new Int16Array(2400),
+  ]).flat(),
+);
+const seconds = mixed.length / 8000;
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-function measure(make: () => { push(x: Int16Array): void }, chunk: number): number {
+function measure(make: () => { push(x: Int16Array): void }, chunk: number, pcm = mixed): number {
+  const seconds = pcm.length / 8000;
   make().push(pcm); // warm the JIT
   const runs: number[] = [];
   for (let r = 0; r < 5; r++) {
@@ -75,6 +87,13 @@ const result = {
   audioSeconds: seconds,
   chunkSamples: 160,
   detectorMsPerAudioSecond: measure(() => createAcousticDetector(), 160),
+  // A settled call: committed after a few seconds, then thinned; beside the same detector never thinned.
+  detectorSettledMsPerAudioSecond: measure(() => createAcousticDetector(), 160, spanish),
+  detectorSettledUnthinnedMsPerAudioSecond: measure(
+    () => createAcousticDetector({ committedThinning: 1 }),
+    160,
+    spanish,
+  ),
   frontEndMsPerAudioSecond: measure(() => new FrontEnd(() => {}), 160),
   ...measureText(),
   node: process.version,
