@@ -223,10 +223,13 @@ export function onMessage(prev: SessionState, message: ClientMessage, limits: Pr
     );
   }
   // After our disconnect the client answers with close, numbered after every message it sent, including
-  // the refused one that caused the disconnect: a close ahead of our count is still the answer we wait for.
-  const closeAfterDisconnect =
-    state.phase === "disconnecting" && message.type === "close" && message.seq > state.clientSeq;
-  if (message.seq !== state.clientSeq + 1 && !closeAfterDisconnect) {
+  // the refused one that caused the disconnect, and with a position that may be as wrong as what caused
+  // it: it is still the answer we wait for, and the call ends with closed rather than a timeout.
+  if (state.phase === "disconnecting" && message.type === "close" && message.seq > state.clientSeq) {
+    state.clientSeq = message.seq;
+    return finishClose(state, []);
+  }
+  if (message.seq !== state.clientSeq + 1) {
     return protocolError(
       state,
       "wrong-seq",

@@ -267,6 +267,9 @@ describe("protocol state machine", () => {
     expect(sends(acknowledgeClose(close.state).effects)).toMatchObject([
       { type: "closed", seq: 3, clientseq: 3 },
     ]);
+    // Its position may be as wrong as what caused the disconnect: still answered.
+    const behind = { ...refused.state, receivedSamples: 8000, positionSamples: 8000 };
+    expect(onMessage(behind, msg("close", 3, {}, "PT0S", 2), LIMITS).state.phase).toBe("closing");
     // Anything else out of order is still ignored, and a close behind ours is not taken.
     expect(sends(onMessage(refused.state, msg("ping", 3, {}, "PT0S", 2), LIMITS).effects)).toEqual([]);
     expect(onMessage(refused.state, msg("close", 1, {}, "PT0S", 2), LIMITS).state.phase).toBe(
