@@ -1,6 +1,6 @@
 // `npm run test:lid` (part of `npm test`): the language-ID tools' Python tests (tools/lid/tests), where this
 // machine has Python 3 with numpy, scipy and pytest; otherwise one line saying they were skipped and why.
-// LID_PYTEST_REQUIRED=1 (set by .ci/run once it installed tools/lid/requirements.lock) makes a skip an error.
+// LID_PYTEST_REQUIRED=1 (set by .ci/run once it installed tools/lid/requirements*.lock) makes a skip an error.
 import { spawnSync } from "node:child_process";
 
 const python = process.env.PYTHON ?? "python3";
@@ -11,7 +11,7 @@ if (probe.error || probe.status !== 0) {
     console.error(`test:lid: ${why}, and LID_PYTEST_REQUIRED=1`);
     process.exit(1);
   }
-  console.log(`test:lid: skipped (${why}; see tools/lid/requirements.lock)`);
+  console.log(`test:lid: skipped (${why}; see tools/lid/requirements-test.lock)`);
   process.exit(0);
 }
 const run = spawnSync(python, ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tools/lid/tests"], {

@@ -194,6 +194,42 @@ def accuracy(nb: NaiveBayes, data: dict[str, list[str]], labels: list[str]) -> d
     return out
 
 
+def source_files() -> list[str]:
+    """Every file the identifier's build reads: the gettext catalogs of its training/eval locales (corpus.py's
+    and UNSEEN) and the fortune files."""
+    locales = {loc for _, locs in corpus.TARGETS.values() for loc in (locs or [])} | set(corpus.OTHER)
+    locales |= set(corpus.UNKNOWN) | set(UNSEEN)
+    files = [f for loc in sorted(locales) for f in sorted(glob.glob(f"/usr/share/locale/{loc}/LC_MESSAGES/*.mo"))]
+    return files + sorted(f for f in glob.glob(f"{FORTUNES}/**/*", recursive=True)
+                          if os.path.isfile(f) and not os.path.islink(f) and not f.endswith(".dat"))
+
+
+def record_sources() -> dict:
+    """What the build read, so it can be repeated: a digest over (path, sha256) of every source file, and the
+    Debian packages (with versions) that own them. Text from a machine whose digest differs gives a different
+    identifier (other catalogs, other translations)."""
+    import hashlib
+    import subprocess
+
+    files = source_files()
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.encode() + b"\0" + hashlib.sha256(open(f, "rb").read()).digest())
+    owners: dict[str, int] = {}
+    for i in range(0, len(files), 500):
+        r = subprocess.run(["dpkg", "-S", *files[i : i + 500]], capture_output=True, text=True)
+        for line in r.stdout.splitlines():
+            for pkg in line.split(": ", 1)[0].split(", "):
+                owners[pkg.split(":")[0]] = owners.get(pkg.split(":")[0], 0) + 1
+    versions = {}
+    if owners:
+        r = subprocess.run(["dpkg-query", "-W", "-f", "${Package}\t${Version}\n", *sorted(owners)], capture_output=True,
+                           text=True)
+        versions = dict(line.split("\t", 1) for line in r.stdout.splitlines() if "\t" in line)
+    return {"files": len(files), "digest": h.hexdigest(),
+            "packages": {p: {"version": versions.get(p), "files": n} for p, n in sorted(owners.items())}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=cache_dir("corpus"))
@@ -202,7 +238,19 @@ def main() -> None:
     ap.add_argument("--orders", default="1,2,3,4")
     ap.add_argument("--top", type=int, default=800, help="most frequent grams kept per label and order")
     ap.add_argument("--no-export", action="store_true")
+    ap.add_argument("--sources", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "text-sources.json"),
+                    help="where an export records what it was built from (the Debian packages and a digest)")
+    ap.add_argument("--check-sources", action="store_true",
+                    help="only compare this machine's sources with --sources and exit (1 when they differ)")
     args = ap.parse_args()
+    if args.check_sources:
+        want, have = json.load(open(args.sources)), record_sources()
+        diff = [f"{p}: {want['packages'].get(p, {}).get('version')} -> {have['packages'].get(p, {}).get('version')}"
+                for p in sorted(set(want["packages"]) | set(have["packages"]))
+                if want["packages"].get(p) != have["packages"].get(p)]
+        print("same sources" if want["digest"] == have["digest"] else "sources differ: " + ("; ".join(diff) or
+              "same packages, other file contents"))
+        sys.exit(0 if want["digest"] == have["digest"] else 1)
     orders = [int(x) for x in args.orders.split(",")]
 
     by_label = label_sentences()
@@ -251,6 +299,11 @@ def main() -> None:
     with open(args.fixture, "w") as f:
         json.dump({"temperature": nb.temperature, "cases": fixture}, f, ensure_ascii=False)
     print("wrote", os.path.join(args.model, "text-ngrams.json"), os.path.getsize(os.path.join(args.model, "text-ngrams.json")), "bytes")
+    with open(args.sources, "w") as f:
+        json.dump({"model_sha256": __import__("hashlib").sha256(open(os.path.join(args.model, "text-ngrams.json"), "rb").read()).hexdigest(),
+                   **record_sources()}, f, indent=2)
+        f.write("\n")
+    print("wrote", args.sources)
 
 
 if __name__ == "__main__":

@@ -74,7 +74,9 @@ class Data:
     def __init__(self, d: str, cvn: bool = False):
         idx = json.load(open(os.path.join(d, "features", "index.json")))
         self.dim = idx["dim"]
-        self.X = np.fromfile(os.path.join(d, "features", "feats.f32"), dtype=np.float32).reshape(-1, self.dim)
+        # Mapped, not read: a corpus of many hours is gigabytes (96 bytes per speech frame, 100 frames a
+        # second), and a batch touches a few thousand rows. Copy-on-write, so --cvn can rewrite rows.
+        self.X = np.memmap(os.path.join(d, "features", "feats.f32"), dtype=np.float32, mode="c").reshape(-1, self.dim)
         self.frames = np.fromfile(os.path.join(d, "features", "frames.i32"), dtype=np.int32)
         self.clips = idx["clips"]
         if cvn:
