@@ -320,11 +320,8 @@ export function onMessage(prev: SessionState, message: ClientMessage, limits: Pr
       const span = durationToSamples(message.parameters.discarded, rate) ?? 0;
       // Each is bounded by the schema; together they may still pass the end of a call's timeline.
       if (start + span > maxPosition(state)) return positionOutOfRange(state, "discarded", start + span);
-      effects.push({
-        type: "boundary",
-        reason: "discarded",
-        positionSamples: Math.min(start, state.positionSamples),
-      });
+      // Audio missing from the timeline, not the end of anything: the timeline moves on and the next
+      // chunk's position tells the service about the gap; an utterance in progress goes on across it.
       state.positionSamples = Math.max(state.positionSamples, start + span);
       return { state, effects };
     }

@@ -96,7 +96,9 @@ export type AudioChunk = Message<"langhook.transcription.v1.AudioChunk"> & {
   channel: Channel;
 
   /**
-   * The first sample's offset on the channel's stream timeline, in samples at `sample_rate`.
+   * The first sample's offset on the channel's stream timeline, in samples at `sample_rate`. A position
+   * past the end of the channel's previous chunk is audio missing upstream (AudioHook `discarded`): the
+   * timeline moves on by the gap, and an utterance in progress continues across it.
    *
    * @generated from field: uint64 position = 10;
    */
@@ -510,7 +512,8 @@ export enum FlushReason {
   UPDATED = 2,
 
   /**
-   * AudioHook "discarded": some audio was dropped upstream.
+   * Frames lost upstream (a media-api sequence gap). AudioHook "discarded" is not a flush: see
+   * AudioChunk.position.
    *
    * @generated from enum value: FLUSH_REASON_DISCARDED = 3;
    */
