@@ -153,6 +153,24 @@ describe("bridge → seed service", () => {
     expect(retries.filter((e) => /ECONNREFUSED/.test(String(e.error))).length).toBeGreaterThanOrEqual(2);
   }, 15_000);
 
+  it("with --ack received, acknowledges what it holds while the service is down, and still delivers it", async () => {
+    const received = await startBridge(config({ ackMode: "received" }), () => {});
+    try {
+      const sessionId = "b-received";
+      const client = langhookClient(received.url);
+      await seed.stop();
+      const pushed = await client.pushAudio({ sessionId, chunks: callAudio(sessionId, 10) });
+      // Ahead of the service (it is down): the bridge's memory is now the only copy langhook relies on.
+      expect(pushed.acks.map((a) => a.sequenceNumber)).toEqual([10n, 10n]);
+      await seed.start();
+      const flushed = await client.flushSession({ sessionId, reason: 4, endSession: true });
+      expectComplete(sessionId, 10);
+      expectTranscripts([...pushed.results, ...flushed.results], 10);
+    } finally {
+      await received.close();
+    }
+  });
+
   it("ends the call with FAILED_PRECONDITION when the service refuses for good", async () => {
     const sessionId = "b-refused";
     seed.reject(2, grpc.status.UNAUTHENTICATED);
