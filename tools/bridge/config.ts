@@ -18,6 +18,7 @@ export interface BridgeConfig {
   tlsKeyFile: string | undefined;
   ackMode: AckMode;
   ackWaitMs: number;
+  maxHeldSeconds: number;
   flushWaitMs: number;
   agentParticipantId: string;
   retryBaseMs: number;
@@ -64,6 +65,11 @@ export const BRIDGE_SETTINGS = {
     env: "BRIDGE_ACK_WAIT_MS",
     default: "1000",
     help: "how long PushAudio waits for the service's acknowledgement",
+  },
+  "max-held-seconds": {
+    env: "BRIDGE_MAX_HELD_SECONDS",
+    default: "60",
+    help: "audio held per channel for the service before new chunks are refused with RESOURCE_EXHAUSTED",
   },
   "flush-wait-ms": {
     env: "BRIDGE_FLUSH_WAIT_MS",
@@ -149,6 +155,7 @@ export function parseBridgeConfig(argv: string[], env: Record<string, string | u
     tlsKeyFile,
     ackMode: ack as AckMode,
     ackWaitMs: int("ack-wait-ms", 0, 60_000),
+    maxHeldSeconds: int("max-held-seconds", 1, 3600),
     flushWaitMs: int("flush-wait-ms", 0, 60_000),
     agentParticipantId,
     retryBaseMs: int("retry-base-ms", 1, 60_000),

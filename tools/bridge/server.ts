@@ -73,6 +73,7 @@ export async function startBridge(config: BridgeConfig, log: Log = jsonLog()): P
         client: seed,
         naming: { agent: config.agentParticipantId },
         ackMode: config.ackMode,
+        maxHeldSeconds: config.maxHeldSeconds,
         retry: { baseDelayMs: config.retryBaseMs, maxDelayMs: config.retryMaxMs, maxServerDelayMs: 30_000 },
         log,
       });

@@ -14,6 +14,7 @@ import {
   channelOf,
   type ParticipantNaming,
   participantOf,
+  samplesOf,
   Timeline,
   toLanghookResult,
   toSeedChunk,
@@ -35,6 +36,8 @@ export interface SessionOptions {
   client: Client<typeof SeedService>;
   naming: ParticipantNaming;
   ackMode: AckMode;
+  /** Audio held per channel for the service, in seconds, before new chunks are refused. */
+  maxHeldSeconds: number;
   retry: UpstreamOptions["retry"];
   log: Log;
 }
@@ -78,6 +81,19 @@ export class BridgeSession {
       const channel = this.#channel(channelOf(chunk));
       const participantId = participantOf(channelOf(chunk), this.#customerId, this.#options.naming);
       const seed = toSeedChunk(chunk, { conversationId: this.conversationId || this.id, participantId });
+      const rate = chunk.sampleRate || 8000;
+      if (
+        seed.sequenceNumber > channel.upstream.received &&
+        channel.upstream.heldSamples + samplesOf(chunk) > this.#options.maxHeldSeconds * rate
+      ) {
+        // The service is behind (or down) by more than the bridge will hold: the client keeps the audio and
+        // sends it again later; what was taken before this chunk stays taken.
+        throw new ConnectError(
+          `the bridge already holds ${this.#options.maxHeldSeconds} s of audio the service has not acknowledged`,
+          Code.ResourceExhausted,
+          { "retry-after-ms": "1000" },
+        );
+      }
       if (channel.upstream.offer(seed)) channel.timeline.add(chunk);
     }
   }

@@ -32,6 +32,8 @@ export interface UpstreamStats {
   received: number;
   acked: number;
   held: number;
+  /** Audio held, in samples. */
+  heldSamples: number;
   streams: number;
   retries: number;
 }
@@ -48,6 +50,7 @@ export class ChannelUpstream {
   /** Highest sequence the service acknowledged: everything at or below it may be forgotten. */
   acked = 0;
   #held: SeedChunk[] = [];
+  #heldSamples = 0;
   #live: LiveStream | null = null;
   /** A flush asked for the stream to be half-closed once everything held is written. */
   #ending = false;
@@ -72,6 +75,7 @@ export class ChannelUpstream {
     if (this.#stopped || chunk.sequenceNumber <= this.received) return false;
     this.received = chunk.sequenceNumber;
     this.#held.push(chunk);
+    this.#heldSamples += samplesIn(chunk);
     const live = this.#live;
     if (live !== null && !this.#ending && !live.input.ended) {
       live.input.push(chunk);
@@ -109,8 +113,19 @@ export class ChannelUpstream {
     await this.#done;
   }
 
+  /** Audio held for the service, in samples. */
+  get heldSamples(): number {
+    return this.#heldSamples;
+  }
+
   stats(): UpstreamStats {
-    return { received: this.received, acked: this.acked, held: this.#held.length, ...this.#stats };
+    return {
+      received: this.received,
+      acked: this.acked,
+      held: this.#held.length,
+      heldSamples: this.#heldSamples,
+      ...this.#stats,
+    };
   }
 
   async #run(): Promise<void> {
@@ -212,8 +227,9 @@ export class ChannelUpstream {
     if (to <= this.acked) return;
     this.acked = to;
     this.#progressed = true;
-    while (this.#held.length > 0 && (this.#held[0] as SeedChunk).sequenceNumber <= this.acked)
-      this.#held.shift();
+    while (this.#held.length > 0 && (this.#held[0] as SeedChunk).sequenceNumber <= this.acked) {
+      this.#heldSamples -= samplesIn(this.#held.shift() as SeedChunk);
+    }
     this.#ackWaiters = this.#ackWaiters.filter((w) => {
       if (w.sequence > this.acked) return true;
       w.resolve();
@@ -248,6 +264,11 @@ export class ChannelUpstream {
     });
     await (this.#options.sleep ?? sleep)(delayMs, this.#abort.signal);
   }
+}
+
+/** Samples in a seed chunk (PCMU: a byte each, L16: two). */
+function samplesIn(chunk: SeedChunk): number {
+  return chunk.audioFormat === "PCMU" ? chunk.audioData.byteLength : chunk.audioData.byteLength >> 1;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

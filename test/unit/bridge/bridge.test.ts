@@ -171,6 +171,29 @@ describe("bridge → seed service", () => {
     }
   });
 
+  it("refuses audio past --max-held-seconds with RESOURCE_EXHAUSTED, keeping what it took", async () => {
+    const small = await startBridge(config({ ackMode: "received", maxHeldSeconds: 1 }), () => {});
+    try {
+      const sessionId = "b-held";
+      const client = langhookClient(small.url);
+      await seed.stop();
+      const chunks = callAudio(sessionId, 15);
+      const refusal = await client.pushAudio({ sessionId, chunks }).catch((err: unknown) => err);
+      expect(refusal).toMatchObject({ code: 8, rawMessage: expect.stringMatching(/already holds 1 s/) });
+      // The first second of each channel was taken; the rest stays with the client.
+      expect(small.stats().sessions[sessionId]?.channels).toMatchObject({
+        EXTERNAL: { received: 10, heldSamples: 8000 },
+        INTERNAL: { received: 10, heldSamples: 8000 },
+      });
+      await seed.start();
+      const { results } = await deliver(client, sessionId, chunks);
+      expectComplete(sessionId, 15);
+      expectTranscripts(results, 15);
+    } finally {
+      await small.close();
+    }
+  });
+
   it("ends the call with FAILED_PRECONDITION when the service refuses for good", async () => {
     const sessionId = "b-refused";
     seed.reject(2, grpc.status.UNAUTHENTICATED);
