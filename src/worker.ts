@@ -159,31 +159,7 @@ function mediaApiVerifier(auth: MediaApiAuth): JwtVerifier {
 async function handleMediaApi(request: Request, url: URL, env: Env, config: Config): Promise<Response> {
   const started = Date.now();
   const log = createLogger({ protocol: "media-api" }, config.logLevel);
-  const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
-  if (!offered.includes(MEDIA_API_PROTOCOL)) {
-    return refuse(
-      started,
-      config,
-      log,
-      400,
-      `offer the WebSocket subprotocol "${MEDIA_API_PROTOCOL}" (Sec-WebSocket-Protocol)`,
-      "no-subprotocol",
-    );
-  }
-  const conversationId = url.searchParams.get("conversationId");
-  const participantId = url.searchParams.get("participantId");
-  const language = url.searchParams.get("language");
-  const badQuery =
-    !conversationId || !STREAM_ID.test(conversationId)
-      ? "query parameter conversationId is required (1-128 of A-Z a-z 0-9 . _ : -)"
-      : !participantId || !STREAM_ID.test(participantId)
-        ? "query parameter participantId is required (1-128 of A-Z a-z 0-9 . _ : -)"
-        : language !== null && !LANGUAGE.test(language)
-          ? "language must look like en-US"
-          : null;
-  if (badQuery || !conversationId || !participantId) {
-    return refuse(started, config, log, 400, badQuery ?? "bad query", "bad-query");
-  }
+  // The token first: a request without a valid one learns nothing else about what we expect.
   if (!config.mediaApi) {
     return refuse(
       started,
@@ -202,9 +178,49 @@ async function handleMediaApi(request: Request, url: URL, env: Env, config: Conf
       "www-authenticate": wwwAuthenticate(check, [config.mediaApi.requiredScope]),
     });
   }
-  const handoff: CallHandoff = { protocol: "media-api", conversationId, participantId, language };
-  const stub = env.CALL_SESSION.get(
-    env.CALL_SESSION.idFromName(mediaApiSessionId(conversationId, participantId)),
-  );
+  const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
+  if (!offered.includes(MEDIA_API_PROTOCOL)) {
+    return refuse(
+      started,
+      config,
+      log,
+      400,
+      `offer the WebSocket subprotocol "${MEDIA_API_PROTOCOL}" (Sec-WebSocket-Protocol)`,
+      "no-subprotocol",
+    );
+  }
+  // The query names the stream when the client can put it there; Genesys' Media API dials one configured
+  // URL, and its frames name the conversation and participant instead.
+  const conversationId = url.searchParams.get("conversationId");
+  const participantId = url.searchParams.get("participantId");
+  const language = url.searchParams.get("language");
+  const named = conversationId !== null || participantId !== null;
+  const badQuery =
+    named && (!conversationId || !STREAM_ID.test(conversationId))
+      ? "query parameter conversationId must be 1-128 of A-Z a-z 0-9 . _ : - (with participantId, or neither)"
+      : named && (!participantId || !STREAM_ID.test(participantId))
+        ? "query parameter participantId must be 1-128 of A-Z a-z 0-9 . _ : - (with conversationId, or neither)"
+        : language !== null && !LANGUAGE.test(language)
+          ? "language must look like en-US"
+          : null;
+  if (badQuery) return refuse(started, config, log, 400, badQuery, "bad-query");
+  if (conversationId && participantId) {
+    // One object per stream: a reconnect reaches the same object and continues the stream.
+    const handoff: CallHandoff = { protocol: "media-api", conversationId, participantId, language };
+    const stub = env.CALL_SESSION.get(
+      env.CALL_SESSION.idFromName(mediaApiSessionId(conversationId, participantId)),
+    );
+    return stub.fetch(withHandoff(request, handoff));
+  }
+  // Not named yet: one object for this connection, which learns the stream from its first frame.
+  const connectionId = crypto.randomUUID();
+  const handoff: CallHandoff = {
+    protocol: "media-api",
+    conversationId: null,
+    participantId: null,
+    language,
+    connectionId,
+  };
+  const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromName(`media-api-connection:${connectionId}`));
   return stub.fetch(withHandoff(request, handoff));
 }

@@ -60,6 +60,8 @@ export const PERSIST_EVERY_MS = 1000;
 export const SPILL_AFTER_MS = 500;
 /** A live call checks this often that its socket still exists (a restart closes sockets silently). */
 export const LIVENESS_MS = 60_000;
+/** After a media-api stream's downstream session is ended, its storage waits this long before the purge. */
+const FINISH_GRACE_MS = 30_000;
 /** An upgraded socket that has not sent `open` by then is ended. */
 export const OPEN_TIMEOUT_MS = 10_000;
 /** Batches per request at most: 1 s of stereo audio at 100 ms batches, more after an outage. */
@@ -151,7 +153,9 @@ export class CallSession extends DurableObject<Env> {
   private loggerFor(record: CallRecord): Logger {
     const media = record.mediaApi;
     const sessionId = media
-      ? mediaApiSessionId(media.conversationId, media.participantId)
+      ? media.conversationId && media.participantId
+        ? mediaApiSessionId(media.conversationId, media.participantId, media.connectionId ?? undefined)
+        : `media-api-connection:${media.connectionId}`
       : (record.session?.sessionId ?? "unknown");
     const conversationId = media?.conversationId ?? record.session?.conversationId ?? undefined;
     return createLogger({ sessionId, conversationId }, this.config.logLevel);
@@ -248,8 +252,12 @@ export class CallSession extends DurableObject<Env> {
       if (!this.storage.rememberNonce(handoff.nonce.value, handoff.nonce.expiresAt, now))
         return new Response("replayed signature\n", { status: 401 });
     }
+    if (handoff.protocol === "media-api" && this.record?.mediaApi && this.ctx.getWebSockets().length === 0) {
+      if (this.mediaApi.reopen()) return this.reconnected(this.record, handoff.language, now);
+    }
     if (this.record?.session || this.record?.mediaApi) {
-      // Genesys opens a new session id for every connection (reconnects included): a second one is a client bug.
+      // Genesys opens a new session id for every connection (reconnects included): a second one is a
+      // client bug; a media-api stream takes one connection at a time.
       return new Response("this session id was already used\n", { status: 409 });
     }
     const pair = new WebSocketPair();
@@ -267,11 +275,10 @@ export class CallSession extends DurableObject<Env> {
     this.record = record;
     this.forwarderInstance = undefined;
     if (handoff.protocol === "media-api") {
-      const call = this.mediaApi.accept(handoff);
+      this.guard(() => this.mediaApi.accept(handoff, this.mediaApiSink(server)));
       record.mediaApi = this.mediaApi.record();
       this.log = this.loggerFor(record);
       this.log.log("info", "connected", { protocol: "media-api", participantId: handoff.participantId });
-      this.guard(() => this.runForward(this.forwarder?.start(call) ?? []));
       this.persist();
       return new Response(null, {
         status: 101,
@@ -285,6 +292,28 @@ export class CallSession extends DurableObject<Env> {
     this.log.log("info", "connected", { endpoint: handoff.endpoint, correlationId: handoff.correlationId });
     this.persist();
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** A media-api client came back for its stream: a new socket, the same stream and downstream session. */
+  private reconnected(record: CallRecord, language: string | null, now: number): Response {
+    const pair = new WebSocketPair();
+    this.ctx.acceptWebSocket(pair[1]);
+    record.mediaApi = this.mediaApi.record();
+    record.summarized = false;
+    record.startedAt = now;
+    this.setTimer({ purgeAt: null, closeAt: null, livenessAt: now + LIVENESS_MS });
+    this.log.log("info", "reconnected", {
+      protocol: "media-api",
+      connections: record.mediaApi?.connections,
+      next: record.mediaApi?.checkpoint?.next,
+      languageIgnored: language !== null && language !== record.mediaApi?.language ? language : undefined,
+    });
+    this.persist();
+    return new Response(null, {
+      status: 101,
+      webSocket: pair[0],
+      headers: { "sec-websocket-protocol": "media-api" },
+    });
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
@@ -606,6 +635,10 @@ export class CallSession extends DurableObject<Env> {
 
   private mediaApiSink(ws: WebSocket | undefined): MediaApiSink {
     return {
+      started: (call) => {
+        if (this.record) this.log = this.loggerFor({ ...this.record, mediaApi: this.mediaApi.record() });
+        this.runForward(this.forwarder?.start(call) ?? []);
+      },
       audio: (chunk) => this.runForward(this.forwarder?.audio(chunk, this.now()) ?? []),
       gap: (samples) => this.runForward(this.forwarder?.gap(samples, this.now()) ?? []),
       send: (frame) => {
@@ -620,10 +653,9 @@ export class CallSession extends DurableObject<Env> {
     const record = this.record;
     if (!record) return;
     const now = this.now();
-    if (record.mediaApi) {
-      if (this.mediaApi.end(this.mediaApiSink(undefined)))
-        this.runForward(this.forwarder?.boundary("close", now) ?? []);
-    }
+    // A media-api client may reconnect and continue the stream: its utterances end, its session does not.
+    if (record.mediaApi && this.mediaApi.end(this.mediaApiSink(undefined)))
+      this.runForward(this.forwarder?.boundary("pause", now) ?? []);
     const state = record.session;
     if (state && state.phase !== "closed") {
       if (state.phase !== "disconnecting") {
@@ -655,7 +687,7 @@ export class CallSession extends DurableObject<Env> {
     const now = this.now();
     this.log.log("warn", "call-orphaned", { why, phase: record.session?.phase ?? null });
     if (record.mediaApi && this.mediaApi.end(this.mediaApiSink(undefined))) {
-      this.runForward(this.forwarder?.boundary("close", now) ?? []);
+      this.runForward(this.forwarder?.boundary("pause", now) ?? []);
     }
     const state = record.session;
     if (state && state.phase !== "closed") {
@@ -699,7 +731,11 @@ export class CallSession extends DurableObject<Env> {
       if (this.ctx.getWebSockets().length === 0) this.orphaned("socket gone");
       else record.timers.livenessAt = now + LIVENESS_MS;
     }
-    if (due.has("purgeAt")) {
+    if (due.has("purgeAt") && record.mediaApi && this.mediaApi.finish()) {
+      // No reconnect came for the media-api stream: its downstream session ends, then the storage goes.
+      this.runForward(this.forwarder?.boundary("close", now) ?? []);
+      record.timers.purgeAt = now + FINISH_GRACE_MS;
+    } else if (due.has("purgeAt")) {
       if (this.ctx.getWebSockets().length > 0 || this.forwarder?.pending) {
         // Undelivered audio outlives the retention period: look again later rather than erase it.
         record.timers.purgeAt = now + RETENTION_MS;

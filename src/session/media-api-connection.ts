@@ -5,21 +5,30 @@
 import type { CallStart } from "../audiohook/session";
 import { SUPPORTED_RATE } from "../media/format";
 import type { PcmChunk } from "../media/frames";
+import { parseMediaFrame } from "../mediaapi/frames";
 import { MediaApiStream, type StreamCheckpoint, type StreamOutput } from "../mediaapi/stream";
 import type { CallHandoff } from "./handoff";
 import { mediaApiSessionId } from "./handoff";
 import type { CallStorage } from "./storage";
 
 export interface MediaApiRecord {
-  conversationId: string;
-  participantId: string;
+  /** Null until the first frame names the stream (an upgrade without the query parameters). */
+  conversationId: string | null;
+  participantId: string | null;
+  connectionId: string | null;
   language: string | null;
   checkpoint: StreamCheckpoint | undefined;
   ended: boolean;
+  /** Connections this stream has had (a reconnect continues it). */
+  connections: number;
+  /** The downstream session was ended: no reconnect came within the retention. */
+  finished: boolean;
 }
 
 /** Where a frame's outcome goes: the shell forwards audio and gaps, and talks to the socket. */
 export interface MediaApiSink {
+  /** The stream is named (at the upgrade, or by its first frame): downstream can start. */
+  started(call: CallStart): void;
   audio(chunk: PcmChunk): void;
   gap(samples: number): void;
   send(frame: unknown): void;
@@ -54,32 +63,73 @@ export class MediaApiConnection {
     this.held.clear();
   }
 
-  /** A new stream: what the pipeline must start with (its single, customer, channel). */
-  accept(handoff: Extract<CallHandoff, { protocol: "media-api" }>): CallStart {
+  /** A new stream: what the pipeline must start with, once the stream is named. */
+  accept(handoff: Extract<CallHandoff, { protocol: "media-api" }>, sink: MediaApiSink): void {
     this.current = {
       conversationId: handoff.conversationId,
       participantId: handoff.participantId,
+      connectionId: handoff.connectionId ?? null,
       language: handoff.language,
       checkpoint: undefined,
       ended: false,
+      connections: 1,
+      finished: false,
     };
-    return {
-      sessionId: mediaApiSessionId(handoff.conversationId, handoff.participantId),
-      conversationId: handoff.conversationId,
-      participantId: handoff.participantId,
+    this.startIfNamed(sink);
+  }
+
+  /**
+   * The client reconnected to a stream whose socket is gone: it carries on. The checkpoint keeps the next
+   * sequence number expected, so frames the earlier connection delivered are dropped as duplicates.
+   */
+  reopen(): boolean {
+    if (!this.current?.ended || this.current.finished) return false;
+    this.current = { ...this.current, ended: false, connections: this.current.connections + 1 };
+    return true;
+  }
+
+  private startIfNamed(sink: MediaApiSink): void {
+    const r = this.current;
+    if (!r?.conversationId || !r.participantId) return;
+    sink.started({
+      sessionId: mediaApiSessionId(r.conversationId, r.participantId, r.connectionId ?? undefined),
+      conversationId: r.conversationId,
+      participantId: r.participantId,
       probe: false,
       media: { format: "L16", channels: ["external"], rate: SUPPORTED_RATE },
-      language: handoff.language,
+      language: r.language,
       customConfig: null,
-    };
+    });
   }
 
   message(message: string | ArrayBuffer, sink: MediaApiSink): void {
     const record = this.current;
     if (!record || record.ended) return;
-    const stream = this.streamFor(record, sink);
+    if (record.conversationId === null && typeof message === "string") {
+      // The first well-formed frame names the stream; until then frames are answered as bad frames.
+      const parsed = parseMediaFrame(message);
+      if (parsed.ok) {
+        this.current = {
+          ...record,
+          conversationId: parsed.frame.conversationId,
+          participantId: parsed.frame.participantId,
+        };
+        this.stream = null;
+        this.startIfNamed(sink);
+        sink.log("info", "stream-named", { conversationId: parsed.frame.conversationId });
+      }
+    }
+    const named = this.current as MediaApiRecord;
+    const stream = this.streamFor(named, sink);
     const outputs = typeof message === "string" ? stream.receive(message) : stream.receiveBinary();
     this.perform(outputs, sink, typeof message === "string" ? message : undefined);
+  }
+
+  /** No reconnect came: the downstream session ends now. False if it already had. */
+  finish(): boolean {
+    if (!this.current || this.current.finished) return false;
+    this.current = { ...this.current, ended: true, finished: true };
+    return true;
   }
 
   /** media-api has no close handshake: release what was held for reordering. False if already ended. */
@@ -95,7 +145,12 @@ export class MediaApiConnection {
   /** The stream, rebuilt after a wake-up from its checkpoint and the frames it held. */
   private streamFor(record: MediaApiRecord, sink: MediaApiSink): MediaApiStream {
     if (this.stream) return this.stream;
-    const stream = new MediaApiStream(record, record.checkpoint);
+    // An unnamed stream's frames all fail the identity check: they are answered as bad frames.
+    const identity = {
+      conversationId: record.conversationId ?? "",
+      participantId: record.participantId ?? "",
+    };
+    const stream = new MediaApiStream(identity, record.checkpoint);
     this.stream = stream;
     const held = this.storage
       .exec<{ sequence: number; frame: string }>("SELECT sequence, frame FROM held_frames ORDER BY sequence")

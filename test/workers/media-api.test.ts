@@ -4,6 +4,7 @@ import { SELF } from "cloudflare:test";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { encodeMulawSample } from "../../src/media/pcmu";
+import { sessionStats } from "./transcriber";
 
 const SECRET = new TextEncoder().encode("langhook-development-media-api-secret-0123456789");
 
@@ -19,7 +20,7 @@ function upgrade(
   headers: Record<string, string>,
   query = `conversationId=${crypto.randomUUID()}&participantId=p1`,
 ) {
-  return SELF.fetch(`https://langhook.test/media-api?${query}`, {
+  return SELF.fetch(`https://langhook.test/media-api${query ? `?${query}` : ""}`, {
     headers: { upgrade: "websocket", "sec-websocket-protocol": "media-api", ...headers },
   });
 }
@@ -42,11 +43,14 @@ class MediaClient {
     for (const wake of this.waiters.splice(0)) wake();
   }
 
-  static async open(language = "fr-FR"): Promise<MediaClient> {
-    const conversationId = crypto.randomUUID();
+  static async open(
+    language = "fr-FR",
+    conversationId = crypto.randomUUID(),
+    named = true,
+  ): Promise<MediaClient> {
     const response = await upgrade(
       { authorization: `Bearer ${await token()}` },
-      `conversationId=${conversationId}&participantId=agent-7&language=${language}`,
+      named ? `conversationId=${conversationId}&participantId=agent-7&language=${language}` : "",
     );
     expect(response.status).toBe(101);
     expect(response.headers.get("sec-websocket-protocol")).toBe("media-api");
@@ -171,5 +175,48 @@ describe("media-api frames", () => {
     await client.until(() => client.closed !== null);
     expect(client.closed?.code).toBe(1008);
     expect(client.frames.filter((f) => f.type === "error")).toHaveLength(20);
+  });
+});
+
+describe("media-api streams as Genesys' Media API opens them", () => {
+  it("accepts an upgrade without query parameters (the frames name the stream), after the token", async () => {
+    // Without a token the answer is 401, whatever else is missing.
+    expect((await upgrade({}, "")).status).toBe(401);
+    const client = await MediaClient.open("fr-FR", crypto.randomUUID(), false);
+    for (let seq = 0; seq < 16; seq++) client.send(seq, frame(seq, 10));
+    await client.until(() => client.frames.some((f) => f.type === "transcript"));
+    expect(client.frames.find((f) => f.type === "transcript")).toMatchObject({
+      channel: "external",
+      isFinal: true,
+    });
+    expect(client.frames.filter((f) => f.type === "error" || f.type === "gap")).toEqual([]);
+    client.ws.close(1000);
+  });
+
+  it("lets a client reconnect to its stream: sequence numbers carry on, frames already received are not delivered twice", async () => {
+    const conversationId = crypto.randomUUID();
+    const first = await MediaClient.open("en-US", conversationId);
+    for (let seq = 0; seq < 5; seq++) first.send(seq, frame(seq, 0));
+    first.ws.close(1000);
+    await first.until(() => first.closed !== null).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const second = await MediaClient.open("en-US", conversationId);
+    // The client resends the last two frames it is unsure of, then carries on.
+    for (let seq = 3; seq < 10; seq++) second.send(seq, frame(seq, 0));
+    await second.until(() => second.frames.filter((f) => f.type === "error").length >= 2);
+    expect(second.frames.filter((f) => f.type === "error").map((f) => [f.code, f.sequenceNumber])).toEqual([
+      ["ERR_FRAME_DUPLICATE", 3],
+      ["ERR_FRAME_DUPLICATE", 4],
+    ]);
+    expect(second.frames.filter((f) => f.type === "gap")).toEqual([]);
+    second.ws.close(1000);
+    // Downstream: ten frames of audio on one session, none twice, no gap.
+    let external: { samples: number; duplicates: number; gaps: number } | undefined;
+    for (let tries = 0; tries < 30 && (external?.samples ?? 0) < 8000; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const stats = await sessionStats(`media-api:${conversationId}:agent-7`);
+      external = stats?.channels.EXTERNAL ?? stats?.channels.external;
+    }
+    expect(external).toMatchObject({ samples: 8000, duplicates: 0, gaps: 0 });
   });
 });
