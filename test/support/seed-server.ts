@@ -58,7 +58,13 @@ export interface SeedServer {
 const PROTO = fileURLToPath(new URL("../../proto/seed/transcription.proto", import.meta.url));
 
 export async function startSeedServer(
-  options: { port?: number; textEvery?: number; language?: string } = {},
+  options: {
+    port?: number;
+    textEvery?: number;
+    language?: string;
+    /** PEM certificate and key: serve gRPC over TLS (the URL is then https://). */
+    tls?: { cert: Buffer; key: Buffer };
+  } = {},
 ): Promise<SeedServer> {
   const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, defaults: true });
   const proto = grpc.loadPackageDefinition(definition) as unknown as {
@@ -150,15 +156,19 @@ export async function startSeedServer(
     call.on("error", () => {});
   };
 
+  const credentials =
+    options.tls === undefined
+      ? grpc.ServerCredentials.createInsecure()
+      : grpc.ServerCredentials.createSsl(null, [
+          { cert_chain: options.tls.cert, private_key: options.tls.key },
+        ]);
   let server: grpc.Server | null = null;
   let port = options.port ?? 0;
   const start = async () => {
     const s = new grpc.Server();
     s.addService(proto.transcription.TranscriptionService.service, { StreamAudio: streamAudio });
     port = await new Promise<number>((resolve, reject) =>
-      s.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      ),
+      s.bindAsync(`127.0.0.1:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
     );
     server = s;
   };
@@ -168,7 +178,7 @@ export async function startSeedServer(
   };
   await start();
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${port}`,
     port,
     streams,
     get opened() {
