@@ -21,7 +21,8 @@ export function readWav(bytes: Uint8Array): Int16Array[] {
   } catch (err) {
     throw new Error(`not a readable WAV file: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const fmt = wav.fmt as { audioFormat: number; numChannels: number; sampleRate: number };
+  // Copied out: wavefile replaces (and resets) its fmt object when it converts.
+  const fmt = { ...(wav.fmt as { audioFormat: number; numChannels: number; sampleRate: number }) };
   if (fmt.numChannels < 1 || fmt.numChannels > 2) {
     throw new Error(
       `the WAV has ${fmt.numChannels} channels: use mono (customer) or stereo (customer, agent)`,
