@@ -49,6 +49,8 @@ export interface SeedServer {
   reject(n: number, code: grpc.status): void;
   /** The stream fails with UNAVAILABLE when it receives this sequence of this participant (once). */
   breakAt(participant: string, sequence: number): void;
+  /** This participant's next stream fails with UNAVAILABLE when the client half-closes it, before its last text. */
+  breakAtEnd(participant: string): void;
   /** Stops listening and kills open streams; `start()` listens again on the same port with the same state. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -87,8 +89,8 @@ export async function startSeedServer(
     }
     let state: SeedStreamState | undefined;
     let conversation = "";
-    let last = 0;
     let failed = false;
+    let participant: string | undefined;
     const text = (to: number) => {
       if (state?.since === undefined) return;
       call.write({
@@ -103,6 +105,7 @@ export async function startSeedServer(
       if (failed) return;
       const key = `${chunk.conversation_id}/${chunk.participant_id}`;
       conversation = chunk.conversation_id;
+      participant = chunk.participant_id;
       state ??= streams.get(key);
       if (state === undefined) {
         state = {
@@ -138,7 +141,6 @@ export async function startSeedServer(
       state.formats.add(chunk.audio_format);
       state.languages.add(chunk.language_code);
       state.since ??= seq;
-      last = seq;
       if (seq - state.since + 1 >= textEvery) text(seq);
       else
         call.write({
@@ -150,7 +152,16 @@ export async function startSeedServer(
     });
     call.on("end", () => {
       if (failed) return;
-      text(last);
+      if (participant !== undefined && breaks.delete(`${participant}/end`)) {
+        call.emit("error", {
+          code: grpc.status.UNAVAILABLE,
+          details: "stream broken at its end by the test",
+        });
+        return;
+      }
+      // The text of the utterance in progress covers up to the last chunk processed, on this stream or before.
+      const last = state?.processed.at(-1);
+      if (last !== undefined) text(last);
       call.end();
     });
     call.on("error", () => {});
@@ -192,6 +203,9 @@ export async function startSeedServer(
     },
     breakAt: (participant, sequence) => {
       breaks.add(`${participant}/${sequence}`);
+    },
+    breakAtEnd: (participant) => {
+      breaks.add(`${participant}/end`);
     },
     stop,
     start,

@@ -50,6 +50,8 @@ export class ChannelUpstream {
   /** Highest sequence the service acknowledged: everything at or below it may be forgotten. */
   acked = 0;
   #held: SeedChunk[] = [];
+  /** The last chunk acknowledged, to name a stream that has nothing else to carry (see #stream). */
+  #lastAcked: SeedChunk | null = null;
   #heldSamples = 0;
   #live: LiveStream | null = null;
   /** A flush asked for the stream to be half-closed once everything held is written. */
@@ -138,12 +140,8 @@ export class ChannelUpstream {
         this.#wake = null;
         continue;
       }
-      if (this.#held.length === 0 && this.#ending && this.#live === null) {
-        // Everything was acknowledged before a stream was needed (e.g. a repeated flush).
-        this.#ending = false;
-        this.#settle(false);
-        continue;
-      }
+      // A flush whose stream broke still gets a stream to half-close, even with every chunk acknowledged:
+      // a service resuming the conversation then sends the text of the utterance it had in progress.
       this.#progressed = false;
       try {
         await this.#stream();
@@ -188,6 +186,11 @@ export class ChannelUpstream {
       input.push(chunk);
       live.sentUpTo = chunk.sequenceNumber;
     }
+    // A seed stream is named only by its chunks' conversation and participant: a stream reopened only to be
+    // half-closed carries the last acknowledged chunk again, which the service ignores as a duplicate (as it
+    // must ignore any resent chunk) but which tells it which conversation it is finishing.
+    const marker = this.#held.length === 0 ? this.#lastAcked : null;
+    if (marker !== null) input.push(marker);
     const ending = this.#ending;
     if (ending) input.end();
     this.#live = live;
@@ -197,6 +200,7 @@ export class ChannelUpstream {
       ...this.#options.labels,
       resumeAfter: resumedFrom,
       resend: this.#held.length,
+      marker: marker?.sequenceNumber,
     });
     for await (const result of this.#options.client.streamAudio(input, { signal: this.#abort.signal })) {
       this.#ack(result.sequenceNumber, live.sentUpTo);
@@ -228,7 +232,9 @@ export class ChannelUpstream {
     this.acked = to;
     this.#progressed = true;
     while (this.#held.length > 0 && (this.#held[0] as SeedChunk).sequenceNumber <= this.acked) {
-      this.#heldSamples -= samplesIn(this.#held.shift() as SeedChunk);
+      const done = this.#held.shift() as SeedChunk;
+      this.#heldSamples -= samplesIn(done);
+      this.#lastAcked = done;
     }
     this.#ackWaiters = this.#ackWaiters.filter((w) => {
       if (w.sequence > this.acked) return true;

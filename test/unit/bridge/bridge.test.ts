@@ -109,6 +109,17 @@ describe("bridge → seed service", () => {
     ]);
   });
 
+  it("gets the last utterance's text when the stream breaks at the flush, all audio already acknowledged", async () => {
+    const sessionId = "b-break-end";
+    seed.breakAtEnd("agent");
+    const { results } = await deliver(langhookClient(bridge.url), sessionId, callAudio(sessionId, 7));
+    expectComplete(sessionId, 7);
+    // 6-7 were acknowledged but their text was still to come when the stream broke: a new stream, half-closed
+    // at once, lets the service send it.
+    expectTranscripts(results, 7);
+    expect(bridge.stats().sessions[sessionId]?.channels.INTERNAL?.streams).toBe(2);
+  });
+
   it("waits out RESOURCE_EXHAUSTED for as long as the service asks", async () => {
     const sessionId = "b-exhausted";
     seed.refuse(3, 300);
