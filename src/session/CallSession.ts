@@ -418,15 +418,13 @@ export class CallSession extends DurableObject<Env> {
       return;
     }
     const bytes = message.length > MAX_TEXT_BYTES / 4 ? new TextEncoder().encode(message).length : 0;
+    const parsed = bytes > MAX_TEXT_BYTES ? null : parseClientMessage(message);
     const transition =
-      bytes > MAX_TEXT_BYTES
+      parsed === null
         ? disconnect(state, "error", `text message of ${bytes} bytes exceeds the 64 KiB limit`)
-        : (() => {
-            const parsed = parseClientMessage(message);
-            return parsed.ok
-              ? onMessage(state, parsed.message, this.limits())
-              : onInvalidMessage(state, parsed.error);
-          })();
+        : parsed.ok
+          ? onMessage(state, parsed.message, this.limits())
+          : onInvalidMessage(state, parsed.error);
     if (after && transition.effects.every((e) => e.type === "log")) {
       this.ignore("message");
       return;

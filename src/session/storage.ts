@@ -40,7 +40,13 @@ export class CallStorage {
   }
 
   put(key: string, value: unknown): void {
-    this.exec("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", key, JSON.stringify(value));
+    // An upsert, not INSERT OR REPLACE: replacing rewrites the row and its key index (2 rows written),
+    // updating the value of an existing row is 1.
+    this.exec(
+      "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      key,
+      JSON.stringify(value),
+    );
   }
 
   remove(key: string): void {
