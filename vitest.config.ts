@@ -63,6 +63,13 @@ export default defineConfig({
       workersProject("workers", ["test/workers/**/*.test.ts"]),
       // Limits small enough to reach in a test: a 1 s outbox.
       workersProject("workers-limits", ["test/workers-limits/**/*.test.ts"], { OUTBOX_MAX_SECONDS: "1" }),
+      // The worker speaking gRPC-web to the dev transcriber: the forwarding tests (outage, RESOURCE_EXHAUSTED,
+      // refused token) again, and a check that gRPC-web, not Connect, went over the wire.
+      workersProject(
+        "workers-grpc-web",
+        ["test/workers/forwarding.test.ts", "test/workers-grpc-web/**/*.test.ts"],
+        { TRANSCRIPTION_PROTOCOL: "grpc-web" },
+      ),
       // The transcription service reached through a TRANSCRIPTION_SERVICE binding to a second worker (which
       // relays to the dev transcriber, like a Worker in front of a Container), with no TRANSCRIPTION_URL.
       workersProject(

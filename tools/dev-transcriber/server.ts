@@ -38,6 +38,8 @@ export interface DevTranscriberOptions {
 
 export interface DevTranscriberStats {
   calls: Record<string, number>;
+  /** Calls by wire protocol: connect, grpc, grpc-web. */
+  protocols: Record<string, number>;
   faultsInjected: number;
   chunks: number;
   duplicates: number;
@@ -74,6 +76,7 @@ export async function startDevTranscriber(options: DevTranscriberOptions = {}): 
     },
     languageOverrides: new Map(),
     calls: {},
+    protocols: {},
     token: options.token,
     onSessionEnd: (session) => {
       log("session-end", {
@@ -108,6 +111,7 @@ export async function startDevTranscriber(options: DevTranscriberOptions = {}): 
   const stats = (): DevTranscriberStats => {
     const out: DevTranscriberStats = {
       calls: { ...state.calls },
+      protocols: { ...state.protocols },
       faultsInjected: faults.injected,
       chunks: 0,
       duplicates: 0,

@@ -23,6 +23,8 @@ export interface ServiceState {
   /** Per session, set through the control endpoint before or during the session. */
   languageOverrides: Map<string, string>;
   calls: Record<string, number>;
+  /** Calls by wire protocol ("connect", "grpc", "grpc-web"), told apart by content type. */
+  protocols: Record<string, number>;
   /** Expected bearer token; undefined accepts any call. */
   token: string | undefined;
   /** Called when a session ends (records it, schedules forgetting it). */
@@ -89,8 +91,17 @@ export function transcriptionRoutes(state: ServiceState) {
     });
 }
 
+/** application/grpc-web[+proto|+json], application/grpc[+...], else Connect (application/proto, /json, /connect+...). */
+function protocolOf(contentType: string): "connect" | "grpc" | "grpc-web" {
+  if (contentType.startsWith("application/grpc-web")) return "grpc-web";
+  if (contentType.startsWith("application/grpc")) return "grpc";
+  return "connect";
+}
+
 function guard(state: ServiceState, method: string, ctx: HandlerContext, sessionId?: string): void {
   state.calls[method] = (state.calls[method] ?? 0) + 1;
+  const protocol = protocolOf(ctx.requestHeader.get("content-type") ?? "");
+  state.protocols[protocol] = (state.protocols[protocol] ?? 0) + 1;
   if (state.token !== undefined && ctx.requestHeader.get("authorization") !== `Bearer ${state.token}`) {
     state.log("unauthenticated", { method });
     throw new ConnectError("missing or wrong bearer token", Code.Unauthenticated);
