@@ -44,7 +44,9 @@ import {
 import { childrenNamed, machineCpu, treeCpuMs } from "./proc";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const WORK = join(ROOT, ".tmp", "bench-load");
+// Each run bundles into its own folder: two runs at once must not load each other's bundles.
+const WORK = join(ROOT, ".tmp", "bench-load", `run-${process.pid}`);
+const LOCK = join(ROOT, ".tmp", "bench-load", "lock");
 const FRAME_MS = 20;
 const SAMPLES_PER_FRAME = (8000 * FRAME_MS) / 1000;
 const CHANNELS = ["external", "internal"] as const;
@@ -108,7 +110,46 @@ function bundle(outdir: string, config: string, cwd: string): string {
 const children = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of children) child.kill("SIGKILL");
+  rmSync(WORK, { recursive: true, force: true });
+  try {
+    if (readFileSync(LOCK, "utf8") === String(process.pid)) rmSync(LOCK);
+  } catch {
+    // Not ours, or already gone.
+  }
 });
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * One load bench at a time on this machine: two at once would each measure the other's CPU. Waits for a
+ * running one (its pid is in the lock file) and takes over a lock whose process is gone.
+ */
+async function takeLock(): Promise<void> {
+  mkdirSync(join(ROOT, ".tmp", "bench-load"), { recursive: true });
+  for (let announced = false; ; ) {
+    try {
+      writeFileSync(LOCK, String(process.pid), { flag: "wx" });
+      return;
+    } catch {
+      const holder = Number(readFileSync(LOCK, "utf8"));
+      if (!Number.isInteger(holder) || holder <= 0 || !alive(holder)) {
+        rmSync(LOCK, { force: true });
+        continue;
+      }
+      if (!announced)
+        console.log(`another bench:load (pid ${holder}) is running; waiting for it to finish ...`);
+      announced = true;
+      await sleep(2000);
+    }
+  }
+}
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
 
 interface Transcriber {
@@ -200,6 +241,7 @@ interface RunDetail extends LevelResult {
   logLines: Record<string, number>;
 }
 
+await takeLock();
 const source = sourceTree(options.ref);
 const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
   readFileSync(join(source.dir, "wrangler.toml"), "utf8"),
@@ -248,6 +290,7 @@ async function runLevel(variant: Variant, calls: number): Promise<RunDetail | Le
   delete bindings.TRANSCRIPTION_URL;
   if (transcriber !== null) bindings.TRANSCRIPTION_URL = transcriber.url;
   if (variant === "no-lid") bindings.ACOUSTIC_DETECTOR = "off";
+  Object.assign(bindings, JSON.parse(process.env.BENCH_WORKER_VARS ?? "{}"));
 
   const before = new Set(childrenNamed(process.pid, "workerd"));
   // Miniflare 5 takes a new options shape; the classic (v4) one, converted by Miniflare itself, is the
