@@ -18,6 +18,9 @@ const bridge = await startBridge(parsed.config, log);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     log("stopping", { signal });
-    bridge.close().then(() => process.exit(0));
+    bridge
+      .drain(parsed.config.flushWaitMs)
+      .then(() => bridge.close())
+      .then(() => process.exit(0));
   });
 }

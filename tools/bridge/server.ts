@@ -34,6 +34,11 @@ export interface Bridge {
   url: string;
   port: number;
   stats(): BridgeStats;
+  /**
+   * For a shutdown: stops taking connections and waits up to `ms` for the service to acknowledge what every
+   * session holds (with --ack received, the only copy of audio langhook already let go of).
+   */
+  drain(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -237,6 +242,15 @@ export async function startBridge(config: BridgeConfig, log: Log = jsonLog()): P
         [...sessions].map(([id, s]) => [id, { ended: s.ended, channels: s.stats() }]),
       ),
     }),
+    async drain(ms) {
+      server.close();
+      const live = [...sessions.values()].filter((s) => !s.ended);
+      log("draining", { sessions: live.length, waitMs: ms });
+      await Promise.all(live.map((s) => s.flush(ms).catch(() => {})));
+      log("drained", {
+        unacknowledged: live.filter((s) => !s.flushed).map((s) => ({ session: s.id, channels: s.stats() })),
+      });
+    },
     async close() {
       clearInterval(sweeper);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -182,6 +182,21 @@ describe("bridge → seed service", () => {
     }
   });
 
+  it("on shutdown, drains what it holds to the service before closing (--ack received)", async () => {
+    const received = await startBridge(config({ ackMode: "received" }), () => {});
+    const sessionId = "b-drain";
+    await seed.stop();
+    const pushed = await langhookClient(received.url).pushAudio({
+      sessionId,
+      chunks: callAudio(sessionId, 8),
+    });
+    expect(pushed.acks.map((a) => a.sequenceNumber)).toEqual([8n, 8n]);
+    setTimeout(() => void seed.start(), 300);
+    await received.drain(3000);
+    await received.close();
+    expectComplete(sessionId, 8);
+  });
+
   it("refuses audio past --max-held-seconds with RESOURCE_EXHAUSTED, keeping what it took", async () => {
     const small = await startBridge(config({ ackMode: "received", maxHeldSeconds: 1 }), () => {});
     try {
