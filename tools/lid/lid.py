@@ -257,12 +257,13 @@ def train(args: argparse.Namespace, data: "T.Data", labels: list[str]) -> tuple[
         if c["split"] == "train" and c["label"] in labels and len(data.centers(c)) >= 10:
             pools.setdefault(labels.index(c["label"]), {}).setdefault(c["voice"], []).append(c)
     if not pools:
-        sys.exit("lid: no training clip has a second of speech; check --corpus and --languages")
+        sys.exit("lid: no training clip has enough speech (10 encoder steps); check --corpus and --languages")
     missing = [lab for j, lab in enumerate(labels) if j not in pools]
     if missing:
         print(f"train: no training data for {', '.join(missing)}"
               + (" (kept from the shipped model by the pull toward it)" if anchor else ""), file=sys.stderr)
     ys_avail = sorted(pools)
+    by_speaker = {y: list(pools[y].values()) for y in ys_avail}  # indexable: a corpus may have thousands
     val = [c for c in data.clips if c["split"] == "val" and c["label"] in labels and len(data.centers(c)) > 0]
     yval = np.array([labels.index(c["label"]) for c in val])
     m = {k: np.zeros_like(v) for k, v in p.items()}
@@ -276,9 +277,8 @@ def train(args: argparse.Namespace, data: "T.Data", labels: list[str]) -> tuple[
         ys, rows = [], []
         for _ in range(args.batch):
             y = ys_avail[int(rng.integers(len(ys_avail)))]
-            speakers = pools[y]
-            spk = list(speakers)[int(rng.integers(len(speakers)))]
-            c = speakers[spk][int(rng.integers(len(speakers[spk])))]
+            clips = by_speaker[y][int(rng.integers(len(by_speaker[y])))]
+            c = clips[int(rng.integers(len(clips)))]
             cen = data.centers(c)
             L = int(min(len(cen), rng.integers(25, 301)))
             st = 0 if rng.random() < 0.3 else int(rng.integers(0, len(cen) - L + 1))
