@@ -18,7 +18,13 @@ const Duration = v.pipe(
     `expected a duration of at most PT${MAX_DURATION_SECONDS}S (24 h)`,
   ),
 );
-const Seq = v.pipe(v.number(), v.integer(), v.minValue(0));
+// 1e308 is an integer to JavaScript; a seq past 2^53 cannot be counted on from, so it is refused too.
+const Seq = v.pipe(
+  v.number(),
+  v.integer(),
+  v.minValue(0),
+  v.maxValue(Number.MAX_SAFE_INTEGER, "expected a whole number below 2^53"),
+);
 const Language = v.pipe(v.string(), v.regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "expected a BCP-47 tag"));
 
 /** Every client message shares this envelope; `parameters` is checked per type below. */

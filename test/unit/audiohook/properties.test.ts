@@ -369,6 +369,8 @@ describe("message parser (property-based)", () => {
     const parsed = parseClientMessage(text);
     if (parsed.ok) {
       expect(parsed.message.seq).toBeGreaterThanOrEqual(1);
+      expect(Number.isSafeInteger(parsed.message.seq)).toBe(true);
+      expect(Number.isSafeInteger(parsed.message.serverseq)).toBe(true);
       expect(parseDuration(parsed.message.position)).toBeDefined();
     } else {
       expect(PARSE_ERROR_CODES).toContain(parsed.error.code);

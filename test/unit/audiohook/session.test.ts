@@ -89,6 +89,30 @@ describe("durations", () => {
 });
 
 describe("positions out of bounds", () => {
+  it("a seq or serverseq past 2^53 fails validation (1e308 is an integer to JavaScript)", () => {
+    for (const [seq, serverseq] of [
+      [1e308, 0],
+      [2 ** 53, 0],
+      [1, 1e308],
+    ]) {
+      const parsed = parseClientMessage(
+        JSON.stringify({
+          version: "2",
+          id: SESSION,
+          type: "close",
+          seq,
+          serverseq,
+          position: "PT0S",
+          parameters: {},
+        }),
+      );
+      expect(parsed).toMatchObject({
+        ok: false,
+        error: { code: "bad-envelope", info: expect.stringMatching(/below 2\^53/) },
+      });
+    }
+  });
+
   it("a message carrying an over-long duration fails validation with an info", () => {
     const parsed = parseClientMessage(
       JSON.stringify({
