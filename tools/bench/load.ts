@@ -62,6 +62,11 @@ if (!parsed.ok) {
   process.exit(2);
 }
 const options: LoadOptions = parsed.options;
+// The objects' SQLite files: on a RAM disk unless asked otherwise (see --storage), one folder per run.
+const STORAGE =
+  options.storage === "shm" && existsSync("/dev/shm")
+    ? join("/dev/shm", `langhook-bench-${process.pid}`)
+    : join(WORK, "storage");
 
 /**
  * The tree to bundle: the working tree, or the commit `ref` exported (git archive) into .tmp/ with the
@@ -111,6 +116,7 @@ const children = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of children) child.kill("SIGKILL");
   rmSync(WORK, { recursive: true, force: true });
+  rmSync(STORAGE, { recursive: true, force: true });
   try {
     if (readFileSync(LOCK, "utf8") === String(process.pid)) rmSync(LOCK);
   } catch {
@@ -227,6 +233,11 @@ function speechChannels(): Uint8Array[] {
 interface RunDetail extends LevelResult {
   channelAudioSeconds: number;
   workerCpuMs: number;
+  /**
+   * Over the calls' whole lives (open, steady state, close, the drain of a backlog): the figure to trust
+   * when the worker fell behind during the window, where the steady-state one undercounts.
+   */
+  cpuMsPerAudioSecondWholeRun: number;
   windowSeconds: number;
   /** Share of the machine's CPU busy during the window (all processes), 0-1: how noisy it was. */
   machineBusy: number;
@@ -290,7 +301,6 @@ async function runLevel(variant: Variant, calls: number): Promise<RunDetail | Le
   delete bindings.TRANSCRIPTION_URL;
   if (transcriber !== null) bindings.TRANSCRIPTION_URL = transcriber.url;
   if (variant === "no-lid") bindings.ACOUSTIC_DETECTOR = "off";
-  Object.assign(bindings, JSON.parse(process.env.BENCH_WORKER_VARS ?? "{}"));
 
   const before = new Set(childrenNamed(process.pid, "workerd"));
   // Miniflare 5 takes a new options shape; the classic (v4) one, converted by Miniflare itself, is the
@@ -304,6 +314,8 @@ async function runLevel(variant: Variant, calls: number): Promise<RunDetail | Le
       port: 0,
       cf: false,
       log: new Log(LogLevel.WARN),
+      // A fresh folder per variant and level, so no run sees another's objects.
+      durableObjectsPersist: join(STORAGE, `${variant}-${calls}`),
       bindings: variant === "floor" ? {} : bindings,
       durableObjects:
         variant === "floor"
@@ -339,6 +351,7 @@ async function runLevel(variant: Variant, calls: number): Promise<RunDetail | Le
     const workerd = childrenNamed(process.pid, "workerd").filter((pid) => !before.has(pid));
     if (workerd.length !== 1) throw new Error(`expected one new workerd process, found ${workerd.length}`);
     const pid = workerd[0] as number;
+    const cpuStart = treeCpuMs(pid);
     const stop = new AbortController();
     const live: SimulatedCall[] = [];
     const runs: Promise<CallResult>[] = [];
@@ -390,6 +403,8 @@ async function runLevel(variant: Variant, calls: number): Promise<RunDetail | Le
     for (let waited = 0; waited < 5000 && variant !== "floor" && summaries.length < calls; waited += 100) {
       await sleep(100);
     }
+    const cpuEnd = treeCpuMs(pid);
+    const wholeAudioSeconds = (results.reduce((n, r) => n + r.samplesSent, 0) * CHANNELS.length) / 8000;
     const stats =
       transcriber === null
         ? null
@@ -412,6 +427,7 @@ async function runLevel(variant: Variant, calls: number): Promise<RunDetail | Le
       chunkGaps: stats === null ? null : stats.lostChunks,
       channelAudioSeconds,
       workerCpuMs: cpu1 - cpu0,
+      cpuMsPerAudioSecondWholeRun: (cpuEnd - cpuStart) / wholeAudioSeconds,
       windowSeconds: (t1 - t0) / 1000,
       machineBusy: (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total),
       loadGeneratorCpuMs: (gen.user + gen.system) / 1000,
@@ -469,6 +485,7 @@ const report = {
   miniflare: (require("miniflare/package.json") as { version: string }).version,
   compatibilityDate,
   gateway: source.commit ?? "working tree",
+  storage: STORAGE.startsWith("/dev/shm") ? "shm" : "disk",
   cpus: cpus().length,
   loadavgAtEnd: loadavg(),
   options,

@@ -44,6 +44,7 @@ describe("load bench arguments", () => {
         pingMs: 1000,
         updateLatest: true,
         ref: null,
+        storage: "shm",
       },
     });
   });
@@ -195,6 +196,10 @@ describe("results", () => {
     expect(table).toHaveLength(4);
     expect(table[2]).toBe("| 20 | langhook, forwarding on | 10.0 | 4.0 | 1.5 | 20 / 50 | 3.0 | 0 | 20/20 |");
     expect(table[3]).toMatch(/\| – \| .* skipped: no switch \|$/);
+    const late = markdownTable([
+      level("gateway", 50, { pongMs: { count: 9, p50: 900, p99: 2500, max: 2600 } }),
+    ]);
+    expect(late).toMatch(/\| 50 \| langhook, forwarding on \| 10\.0 \(behind\) \|/);
   });
 });
 
