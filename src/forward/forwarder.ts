@@ -43,6 +43,8 @@ export interface ForwarderOptions {
   giveUpAfterMs: number;
   /** Batches per request at most (both channels together). */
   maxBatchesPerRequest: number;
+  /** A batch the service had but has not acknowledged after this long is sent again. */
+  resendAfterMs: number;
   /** Languages a call may be in unless its customConfig narrows them (`customConfig.languages`). */
   supportedLanguages: readonly string[];
   /** The acoustic detector of one channel; null tags with the configured language only. */
@@ -115,6 +117,7 @@ export class Forwarder {
   private stopped: ForwardError | null;
   private waitingUntil: number | null;
   private inFlight: "push" | "flush" | null = null;
+  private inFlightEntries: OutboxEntry[] = [];
   private drainWanted = false;
   private tokenRetried = false;
   private callLanguage: CallLanguage | null = null;
@@ -352,14 +355,18 @@ export class Forwarder {
       this.settleDrain(out);
       return;
     }
-    const batches = this.outbox.next(this.options.maxBatchesPerRequest);
+    // Unacknowledged for long after the service had them: it may have lost them, send them again.
+    this.outbox.resend(now - this.options.resendAfterMs);
+    const entries = this.outbox.nextEntries(this.options.maxBatchesPerRequest);
     try {
-      if (batches.length > 0) {
+      if (entries.length > 0) {
+        const batches = entries.map((e) => e.batch);
         out.push({
           type: "push",
           request: buildPushRequest(context, batches, { lastResultSequence: this.lastResultSequence }),
         });
         this.inFlight = "push";
+        this.inFlightEntries = entries;
         this.stats.requests += 1;
         return;
       }
@@ -402,6 +409,8 @@ export class Forwarder {
     const out: ForwardEffect[] = [];
     const kind = this.inFlight;
     this.inFlight = null;
+    if (kind === "push") this.outbox.markSent(this.inFlightEntries, now);
+    this.inFlightEntries = [];
     const acked = this.outbox.acknowledge(acksFromProto(response.acks));
     for (const entry of acked.removed) {
       this.latency.add(now - entry.since);
@@ -434,6 +443,9 @@ export class Forwarder {
   failed(err: unknown, now: number): ForwardEffect[] {
     const out: ForwardEffect[] = [];
     this.inFlight = null;
+    this.inFlightEntries = [];
+    // The service may have none of what it was sent: everything unacknowledged goes again.
+    this.outbox.resend();
     // Our own errors (the token step) may come back wrapped by the Connect client.
     const cause = err instanceof Error ? err.cause : undefined;
     const own = err instanceof ForwardError ? err : cause instanceof ForwardError ? cause : null;

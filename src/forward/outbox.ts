@@ -22,6 +22,8 @@ export interface OutboxEntry {
   since: number;
   /** True once it has been handed out by `spill` (it is in durable storage). */
   spilled: boolean;
+  /** When it was last sent and answered without its acknowledgement (null: to be sent). */
+  sentAt: number | null;
 }
 
 export interface OutboxOptions {
@@ -61,20 +63,42 @@ export class Outbox {
         ),
       };
     }
-    this.#entries.push({ id: this.#nextId++, batch, since, spilled: false });
+    this.#entries.push({ id: this.#nextId++, batch, since, spilled: false, sentAt: null });
     this.#samples += batch.samples.length;
     return { ok: true };
   }
 
-  /** The oldest batches to send, at most `maxBatches`, stopping at the first boundary mark. */
+  /**
+   * The oldest batches not sent yet, at most `maxBatches`, stopping at the first boundary mark. A batch
+   * the service answered without acknowledging is not sent again with every request (a service may
+   * acknowledge only when an utterance ends); see `resend` for when it is.
+   */
   next(maxBatches: number): AudioBatch[] {
+    return this.nextEntries(maxBatches).map((e) => e.batch);
+  }
+
+  nextEntries(maxBatches: number): OutboxEntry[] {
     const limit = this.#marks[0]?.afterId ?? Number.POSITIVE_INFINITY;
-    const out: AudioBatch[] = [];
+    const out: OutboxEntry[] = [];
     for (const entry of this.#entries) {
       if (out.length >= maxBatches || entry.id > limit) break;
-      out.push(entry.batch);
+      if (entry.sentAt === null) out.push(entry);
     }
     return out;
+  }
+
+  /** These batches reached the service (it answered) without being acknowledged yet. */
+  markSent(entries: readonly OutboxEntry[], now: number): void {
+    for (const entry of entries) entry.sentAt = now;
+  }
+
+  /**
+   * Batches to send again: all of them after a failed request (the service may not have them), or those
+   * unacknowledged longer than `olderThan` allows (a service that lost them without saying so).
+   */
+  resend(olderThan = Number.POSITIVE_INFINITY): void {
+    for (const entry of this.#entries)
+      if (entry.sentAt !== null && entry.sentAt <= olderThan) entry.sentAt = null;
   }
 
   /** Drops what the service acknowledged (each ack covers the channel's sequences up to it). */
@@ -105,10 +129,15 @@ export class Outbox {
     return this.#marks[0] ?? null;
   }
 
-  /** True when every batch before the first mark has been acknowledged. */
+  /** True when every batch before the first mark has reached the service (the flush acknowledges them). */
   markReached(): boolean {
     const mark = this.#marks[0];
-    return mark !== undefined && (this.#entries[0]?.id ?? Number.POSITIVE_INFINITY) > mark.afterId;
+    if (mark === undefined) return false;
+    for (const entry of this.#entries) {
+      if (entry.id > mark.afterId) break;
+      if (entry.sentAt === null) return false;
+    }
+    return true;
   }
 
   removeMark(): void {

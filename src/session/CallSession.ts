@@ -64,6 +64,11 @@ export const LIVENESS_MS = 60_000;
 const FINISH_GRACE_MS = 30_000;
 /** An upgraded socket that has not sent `open` by then is ended. */
 export const OPEN_TIMEOUT_MS = 10_000;
+/**
+ * A batch the service answered for without acknowledging it is sent again after this long (a service may
+ * acknowledge only at the end of an utterance: the bridge's strict mode; one that lost it says nothing).
+ */
+const RESEND_AFTER_MS = 10_000;
 /** Batches per request at most: 1 s of stereo audio at 100 ms batches, more after an outage. */
 const MAX_BATCHES_PER_REQUEST = 20;
 
@@ -181,6 +186,7 @@ export class CallSession extends DurableObject<Env> {
         maxBufferedMs: c.outboxMaxSeconds * 1000,
         giveUpAfterMs: GIVE_UP_AFTER_MS,
         maxBatchesPerRequest: MAX_BATCHES_PER_REQUEST,
+        resendAfterMs: RESEND_AFTER_MS,
         supportedLanguages: c.supportedLanguages,
         detector: c.acousticDetector
           ? (candidates) =>

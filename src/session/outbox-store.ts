@@ -60,6 +60,7 @@ export class SpillStore {
         id: r.id,
         since: r.since,
         spilled: true,
+        sentAt: null,
         batch: {
           channel: r.channel as ForwardChannel,
           sequence: r.sequence,

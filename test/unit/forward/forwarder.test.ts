@@ -20,6 +20,7 @@ const options = {
   maxBufferedMs: 1000,
   giveUpAfterMs: 60_000,
   maxBatchesPerRequest: 20,
+  resendAfterMs: 10_000,
   supportedLanguages: ["en-US"],
   detector: null,
   text: null,
@@ -164,5 +165,26 @@ describe("Forwarder", () => {
     b.answered(ackAll(resent[0]?.request as PushAudioRequest), 1001);
     const next = of(b.audio(chunk(mono, 100, 800), 1002), "push");
     expect(next[0]?.request.chunks.map((c) => Number(c.sequenceNumber))).toEqual([2]);
+  });
+
+  it("keeps sending new audio to a service that acknowledges only at the end of an utterance", () => {
+    const f = new Forwarder({ ...options, maxBatchesPerRequest: 2 });
+    const mono: ChannelName[] = ["external"];
+    f.start(call(mono));
+    const silent = { acks: [], results: [] };
+    let push = of(f.audio(chunk(mono, 200, 0), 0), "push");
+    const sent: number[] = [];
+    for (let i = 1; i <= 4; i++) {
+      sent.push(...(push[0]?.request.chunks.map((c) => Number(c.sequenceNumber)) ?? []));
+      f.audio(chunk(mono, 200, i * 1600), i * 200);
+      push = of(f.answered(silent, i * 200 + 1), "push");
+    }
+    // Each request carried the next batches, not the unacknowledged oldest ones again.
+    expect(sent).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    while (push.length > 0) push = of(f.answered(silent, 1000), "push");
+    expect(f.retryDue(5000)).toEqual([]);
+    // After resendAfterMs without an acknowledgement they go again, oldest first.
+    const stale = of(f.retryDue(20_000), "push");
+    expect(stale[0]?.request.chunks.map((c) => Number(c.sequenceNumber))).toEqual([1, 2]);
   });
 });
