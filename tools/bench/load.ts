@@ -233,11 +233,6 @@ function speechChannels(): Uint8Array[] {
 interface RunDetail extends LevelResult {
   channelAudioSeconds: number;
   workerCpuMs: number;
-  /**
-   * Over the calls' whole lives (open, steady state, close, the drain of a backlog): the figure to trust
-   * when the worker fell behind during the window, where the steady-state one undercounts.
-   */
-  cpuMsPerAudioSecondWholeRun: number;
   windowSeconds: number;
   /** Share of the machine's CPU busy during the window (all processes), 0-1: how noisy it was. */
   machineBusy: number;

@@ -152,6 +152,7 @@ const level = (
   calls,
   callsCompleted: calls,
   cpuMsPerAudioSecond: 10,
+  cpuMsPerAudioSecondWholeRun: 12,
   ratioToFloor: 4,
   rowsWrittenPerCallSecond: 1.5,
   ackLatencyMs: { count: 10, p50: 20, p99: 50, max: 60 },
@@ -194,7 +195,9 @@ describe("results", () => {
       { ...level("no-lid", 20, { cpuMsPerAudioSecond: null, ackLatencyMs: null }), skipped: "no switch" },
     ]).split("\n");
     expect(table).toHaveLength(4);
-    expect(table[2]).toBe("| 20 | langhook, forwarding on | 10.0 | 4.0 | 1.5 | 20 / 50 | 3.0 | 0 | 20/20 |");
+    expect(table[2]).toBe(
+      "| 20 | langhook, forwarding on | 10.0 | 4.0 | 12.0 | 1.5 | 20 / 50 | 3.0 | 0 | 20/20 |",
+    );
     expect(table[3]).toMatch(/\| – \| .* skipped: no switch \|$/);
     const late = markdownTable([
       level("gateway", 50, { pongMs: { count: 9, p50: 900, p99: 2500, max: 2600 } }),
