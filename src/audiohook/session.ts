@@ -75,6 +75,8 @@ export interface CallStart {
   media: MediaFormat | null;
   language: string | null;
   customConfig: Record<string, unknown> | null;
+  /** Session ids this call continues (`open.continuedSessions`: Genesys reconnected the call). */
+  continuedSessions?: string[];
 }
 
 export type Effect =
@@ -405,6 +407,7 @@ function onOpen(
       media: state.media,
       language: state.language,
       customConfig: state.customConfig,
+      continuedSessions: (params.continuedSessions ?? []).map((c) => c.id.toLowerCase()),
     },
   });
   effects.push({

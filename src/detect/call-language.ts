@@ -36,6 +36,14 @@ const ANNOTATION = /\[[^\]]*\]/g;
 export class CallLanguage {
   private readonly detectors = new Map<string, LanguageDetector>();
   private readonly decisions = new Map<string, DecisionState>();
+  /**
+   * Channels whose decision came from storage or from the session this call continues: their acoustic
+   * opinion stands until the channel's new detector commits, since a fresh detector knows nothing yet.
+   */
+  private readonly carried = new Set<string>();
+  /** Samples heard per channel, and when (in seconds of audio) the tag first stopped being provisional. */
+  private readonly heard = new Map<string, number>();
+  private readonly confidentAfter = new Map<string, number>();
   private changes = 0;
 
   constructor(
@@ -44,12 +52,19 @@ export class CallLanguage {
   ) {
     for (const channel of options.channels) {
       const stored = saved?.[channel];
-      const state = stored
+      let state = stored
         ? restoreDecisionState(stored)
         : next(initialDecisionState(options.configured), {
             kind: "candidates",
             languages: options.candidates,
           });
+      if (stored) {
+        this.carried.add(channel);
+        // A continued call may have been opened with another language than its predecessor.
+        if (options.configured !== (stored.configured?.language ?? null))
+          state = next(state, { kind: "configured", language: options.configured });
+        if (!state.decision.provisional) this.confidentAfter.set(channel, 0);
+      }
       this.decisions.set(channel, state);
       if (options.detector) this.detectors.set(channel, options.detector(options.candidates));
     }
@@ -62,6 +77,8 @@ export class CallLanguage {
     if (after === state) return;
     this.decisions.set(channel, after);
     this.changes++;
+    if (!after.decision.provisional && !this.confidentAfter.has(channel))
+      this.confidentAfter.set(channel, (this.heard.get(channel) ?? 0) / 8000);
   }
 
   /** Counts state changes, so a caller can skip serialising a snapshot that cannot have changed. */
@@ -71,10 +88,16 @@ export class CallLanguage {
 
   /** Feeds a channel's PCM to its acoustic detector and the detector's estimate to the decision. */
   observe(channel: string, samples: Int16Array): void {
+    this.heard.set(channel, (this.heard.get(channel) ?? 0) + samples.length);
     const detector = this.detectors.get(channel);
     if (!detector) return;
     detector.push(samples);
-    this.apply(channel, { kind: "acoustic", estimate: detector.current() });
+    const estimate = detector.current();
+    if (this.carried.has(channel)) {
+      if (estimate.provisional) return;
+      this.carried.delete(channel);
+    }
+    this.apply(channel, { kind: "acoustic", estimate });
   }
 
   tag(channel: string): ChannelLanguageTag {
@@ -100,6 +123,31 @@ export class CallLanguage {
     const words = result.text.replace(ANNOTATION, " ").trim();
     const text = words && this.options.text?.identify(words, this.options.candidates);
     if (text) this.apply(channel, { kind: "text", ...text });
+  }
+
+  /** Each channel's tag with what decided it and when it became confident: for the call's summary line. */
+  summary(): Record<
+    string,
+    {
+      language: string;
+      confidence: number;
+      provisional: boolean;
+      source: string;
+      confidentAfterSeconds: number | null;
+    }
+  > {
+    const out: ReturnType<CallLanguage["summary"]> = {};
+    for (const [channel, state] of this.decisions) {
+      const d = state.decision;
+      out[channel] = {
+        language: d.language,
+        confidence: Math.round(d.confidence * 1000) / 1000,
+        provisional: d.provisional,
+        source: d.source,
+        confidentAfterSeconds: this.confidentAfter.get(channel) ?? null,
+      };
+    }
+    return out;
   }
 
   /** Plain JSON for storage: the decisions survive eviction (the detectors start over). */

@@ -67,6 +67,7 @@ export interface ForwarderSnapshot {
   nextId: number;
   waitingUntil: number | null;
   stats: ForwardStats;
+  continues: string[];
 }
 
 /** Counters for the end-of-call summary. */
@@ -121,7 +122,8 @@ export class Forwarder {
   private drainWanted = false;
   private tokenRetried = false;
   private callLanguage: CallLanguage | null = null;
-  private readonly savedDecisions: Record<string, DecisionState> | null;
+  private savedDecisions: Record<string, DecisionState> | null;
+  private continues: string[];
   readonly stats: ForwardStats;
 
   constructor(
@@ -138,6 +140,7 @@ export class Forwarder {
     this.stopped = s?.stopped ? new ForwardError(s.stopped.code, s.stopped.message) : null;
     this.waitingUntil = s?.waitingUntil ?? null;
     this.savedDecisions = s?.decisions ?? null;
+    this.continues = s?.continues ?? [];
     this.stats = s?.stats ?? {
       requests: 0,
       retries: 0,
@@ -162,7 +165,20 @@ export class Forwarder {
       sessionId: call.sessionId,
       conversationId: call.conversationId,
       participantId: call.participantId,
+      continues: this.continues,
     };
+  }
+
+  /**
+   * This call continues earlier sessions (a reconnect): their language decisions carry over, and every
+   * request names them so the service can join the transcripts. Comes before the first audio.
+   */
+  inherit(decisions: Record<string, DecisionState> | null, sessions: readonly string[]): void {
+    this.continues = [...sessions];
+    if (decisions) {
+      this.savedDecisions = decisions;
+      this.callLanguage = null;
+    }
   }
 
   snapshot(): ForwarderSnapshot {
@@ -179,6 +195,7 @@ export class Forwarder {
       nextId: this.outbox.nextId,
       waitingUntil: this.waitingUntil,
       stats: { ...this.stats },
+      continues: this.continues,
     };
   }
 
@@ -320,12 +337,9 @@ export class Forwarder {
     };
   }
 
-  /** Each channel's language as the next batch would be tagged (null before the call started). */
-  languageTags(): Record<string, { code: string; confidence: number; provisional: boolean }> | null {
-    const languages = this.languages();
-    const channels = this.call?.media?.channels;
-    if (!languages || !channels) return null;
-    return Object.fromEntries(channels.map((c) => [c, languages.tag(c)]));
+  /** Each channel's language, what decided it and when it became confident (null before the call started). */
+  languageSummary(): ReturnType<CallLanguage["summary"]> | null {
+    return this.languages()?.summary() ?? null;
   }
 
   latencySummary(): LatencySummary {
@@ -376,6 +390,7 @@ export class Forwarder {
           type: "flush-session",
           request: buildFlushRequest(context.sessionId, mark.cause, {
             lastResultSequence: this.lastResultSequence,
+            continues: this.continues,
           }),
         });
         this.inFlight = "flush";

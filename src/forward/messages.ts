@@ -23,6 +23,8 @@ export interface SessionContext {
   participantId: string;
   /** Default 8000. */
   sampleRate?: number;
+  /** Sessions this one continues (a reconnected call), sent with every request. */
+  continues?: readonly string[];
 }
 
 export function channelToProto(channel: ForwardChannel): Channel {
@@ -94,6 +96,7 @@ export function buildPushRequest(
     chunks: batches.map((b) => toAudioChunk(b, session)),
     endOfUtterance: options.endOfUtterance ?? false,
     lastResultSequenceNumber: BigInt(options.lastResultSequence ?? 0),
+    continuedSessionIds: [...(session.continues ?? [])],
   });
 }
 
@@ -109,13 +112,14 @@ const flushReasons: Record<FlushCause, FlushReason> = {
 export function buildFlushRequest(
   sessionId: string,
   cause: FlushCause,
-  options: { endSession?: boolean; lastResultSequence?: number } = {},
+  options: { endSession?: boolean; lastResultSequence?: number; continues?: readonly string[] } = {},
 ): FlushSessionRequest {
   return create(FlushSessionRequestSchema, {
     sessionId,
     reason: flushReasons[cause],
     endSession: options.endSession ?? cause === "closed",
     lastResultSequenceNumber: BigInt(options.lastResultSequence ?? 0),
+    continuedSessionIds: [...(options.continues ?? [])],
   });
 }
 

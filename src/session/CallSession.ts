@@ -26,6 +26,7 @@ import {
 } from "../audiohook/session";
 import { TOKEN_BROKER_NAME } from "../auth/TokenBroker";
 import { type Config, loadConfig } from "../config";
+import type { DecisionState } from "../detect/decision";
 import { bundledTextIdentifier, createAcousticDetector } from "../detect/index";
 import { createTranscriptionClient, type TranscriptionClient } from "../forward/client";
 import { type ForwardEffect, Forwarder, type ForwarderSnapshot } from "../forward/forwarder";
@@ -46,6 +47,7 @@ import { OrderedTasks } from "./ordered";
 import { SpillStore } from "./outbox-store";
 import { trySend } from "./socket";
 import { CallStorage } from "./storage";
+import type { CallSummary } from "./summary";
 import { NO_TIMERS, nextDue, type Timers, takeDue } from "./timers";
 
 /** Text frames are at most 64 KiB in AudioHook. */
@@ -93,6 +95,10 @@ interface CallRecord {
   /** Rows written by earlier incarnations of the object. */
   rowsWritten: number;
   summarized: boolean;
+  /** Why the call is ending, once we know better than how its socket closed (disconnect, forwarding). */
+  endReason?: string;
+  /** Sessions this call continues (accepted `continuedSessions`). */
+  continues?: string[];
 }
 
 type CallInput =
@@ -105,7 +111,14 @@ type CallInput =
   | { type: "transcripts"; entities: unknown[] }
   | { type: "drained" }
   | { type: "flush-timeout" }
-  | { type: "persist" };
+  | { type: "persist" }
+  | { type: "continued"; answers: { id: string; answer: HandOver }[] }
+  | { type: "continued-by"; successor: string };
+
+/** What a continued session tells its successor. */
+export type HandOver =
+  | { ok: true; decisions: Record<string, DecisionState> | null }
+  | { ok: false; reason: string };
 
 export class CallSession extends DurableObject<Env> {
   private readonly storage: CallStorage;
@@ -155,15 +168,18 @@ export class CallSession extends DurableObject<Env> {
     return loaded.config;
   }
 
+  private mediaApiName(media: MediaApiRecord): string {
+    return media.conversationId && media.participantId
+      ? mediaApiSessionId(media.conversationId, media.participantId, media.connectionId ?? undefined)
+      : `media-api-connection:${media.connectionId}`;
+  }
+
   private loggerFor(record: CallRecord): Logger {
     const media = record.mediaApi;
-    const sessionId = media
-      ? media.conversationId && media.participantId
-        ? mediaApiSessionId(media.conversationId, media.participantId, media.connectionId ?? undefined)
-        : `media-api-connection:${media.connectionId}`
-      : (record.session?.sessionId ?? "unknown");
+    const sessionId = media ? this.mediaApiName(media) : (record.session?.sessionId ?? "unknown");
     const conversationId = media?.conversationId ?? record.session?.conversationId ?? undefined;
-    return createLogger({ sessionId, conversationId }, this.config.logLevel);
+    const continues = record.continues?.length ? record.continues : undefined;
+    return createLogger({ sessionId, conversationId, continues }, this.config.logLevel);
   }
 
   private limits(): ProtocolLimits {
@@ -373,6 +389,19 @@ export class CallSession extends DurableObject<Env> {
         case "persist":
           this.persistTimer = null;
           return this.persist();
+        case "continued":
+          return this.onContinued(input.answers);
+        case "continued-by": {
+          // Its socket may still be open (the network dropped it without a close): it is over either way.
+          for (const ws of this.ctx.getWebSockets()) {
+            try {
+              ws.close(1000, "continued by another session");
+            } catch {
+              // Already closing.
+            }
+          }
+          return this.orphaned(`continued by ${input.successor}`);
+        }
       }
     });
   }
@@ -459,6 +488,8 @@ export class CallSession extends DurableObject<Env> {
       const effect = effects[i] as Effect;
       switch (effect.type) {
         case "send":
+          if (effect.message.type === "disconnect" && this.record)
+            this.record.endReason ??= `disconnect:${String(effect.message.parameters.reason)}`;
           trySend(ws, JSON.stringify(effect.message));
           break;
         case "start":
@@ -519,6 +550,82 @@ export class CallSession extends DurableObject<Env> {
       return;
     }
     this.runForward(this.forwarder?.start(call) ?? []);
+    const predecessors = call.continuedSessions ?? [];
+    // Nothing else is delivered to this object until the predecessors answered: the first chunks
+    // already carry what they knew.
+    if (predecessors.length > 0)
+      void this.ctx.blockConcurrencyWhile(() => this.continueFrom(call, predecessors));
+  }
+
+  /** Asks each session this call continues for its language decisions, and to finish if still open. */
+  private async continueFrom(call: CallStart, predecessors: string[]): Promise<void> {
+    const organizationId = this.record?.session?.organizationId ?? "";
+    const answers = await Promise.all(
+      predecessors.map(async (id) => {
+        try {
+          const stub = this.env.CALL_SESSION.get(this.env.CALL_SESSION.idFromName(id));
+          return {
+            id,
+            answer: await stub.handOver({
+              organizationId,
+              conversationId: call.conversationId,
+              successor: call.sessionId,
+            }),
+          };
+        } catch (err) {
+          return { id, answer: { ok: false as const, reason: `unreachable: ${String(err).slice(0, 100)}` } };
+        }
+      }),
+    );
+    this.dispatch({ type: "continued", answers });
+  }
+
+  private onContinued(answers: { id: string; answer: HandOver }[]): void {
+    const record = this.record;
+    if (!record) return;
+    const accepted: string[] = [];
+    let decisions: Record<string, DecisionState> | null = null;
+    for (const { id, answer } of answers) {
+      if (!answer.ok) {
+        // Never an error for this call: it simply starts from nothing.
+        this.log.log("warn", "continued-session-ignored", { continued: id, reason: answer.reason });
+        continue;
+      }
+      accepted.push(id);
+      decisions = answer.decisions ?? decisions;
+    }
+    record.continues = accepted;
+    this.log = this.loggerFor(record);
+    this.forwarder?.inherit(decisions, accepted);
+    this.log.log("info", "continues", {
+      sessions: accepted,
+      languages: decisions ? Object.keys(decisions) : [],
+    });
+    this.persist();
+  }
+
+  /**
+   * RPC from the session that continues this one (Genesys reconnected the call): this call's language
+   * decisions, if it is the same organization's same conversation; a call still marked open is finished
+   * as if its client had gone.
+   */
+  async handOver(request: {
+    organizationId: string;
+    conversationId: string;
+    successor: string;
+  }): Promise<HandOver> {
+    const session = this.record?.session;
+    if (!session) return { ok: false, reason: "no such session here" };
+    if (
+      session.organizationId !== request.organizationId.toLowerCase() ||
+      session.conversationId !== request.conversationId
+    )
+      return { ok: false, reason: "a different organization or conversation" };
+    const decisions = this.forwarder?.snapshot().decisions ?? null;
+    if (this.live()) {
+      this.dispatch({ type: "continued-by", successor: request.successor });
+    }
+    return { ok: true, decisions };
   }
 
   private runForward(effects: readonly ForwardEffect[]): void {
@@ -623,6 +730,7 @@ export class CallSession extends DurableObject<Env> {
   private forwardingStopped(error: ForwardError): void {
     const info = FORWARD_FAILURE_INFO[error.code] ?? "transcription service error";
     this.log.log("error", "call-ended-by-forwarding", { code: error.code });
+    if (this.record) this.record.endReason ??= `forwarding:${error.code}`;
     const ws = this.socket();
     if (!ws) return;
     if (this.record?.mediaApi) {
@@ -802,26 +910,37 @@ export class CallSession extends DurableObject<Env> {
     }
   }
 
-  /** The call's one summary line: what an operator needs to see how it went. */
-  private summarize(endReason: string): void {
+  /** The call's one summary line (and its metrics): what an operator needs to see how it went. */
+  private summarize(closedHow: string): void {
     const record = this.record;
     if (!record || record.summarized) return;
+    const endReason = record.endReason ?? closedHow;
     record.summarized = true;
     const session = record.session;
-    const channels = record.mediaApi ? 1 : (session?.media?.channels.length ?? 0);
-    const received = session?.receivedSamples ?? record.mediaApi?.checkpoint?.positionSamples ?? 0;
+    const media = record.mediaApi;
+    const channels = media ? 1 : (session?.media?.channels.length ?? 0);
+    const received = session?.receivedSamples ?? media?.checkpoint?.positionSamples ?? 0;
     const forwarder = this.forwarderInstance;
-    this.log.log("info", "call-summary", {
-      endpoint: record.mediaApi ? "media-api" : (session?.endpoint ?? null),
+    const stats = forwarder?.stats;
+    const summary: CallSummary = {
+      sessionId: session?.sessionId ?? (media ? this.mediaApiName(media) : "unknown"),
+      conversationId: session?.conversationId ?? media?.conversationId ?? null,
       organizationId: session?.organizationId ?? null,
+      endpoint: media ? "media-api" : (session?.endpoint ?? null),
       durationMs: this.now() - record.startedAt,
       channels,
       audioSeconds: (received * channels) / SUPPORTED_RATE,
-      languages: forwarder?.languageTags() ?? null,
-      ...(forwarder?.summary() ?? {}),
-      ackLatencyMs: forwarder?.latencySummary() ?? null,
+      acknowledgedSeconds: (stats?.acknowledgedSamples ?? 0) / SUPPORTED_RATE,
+      languages: forwarder?.languageSummary() ?? null,
+      transcripts: stats?.results ?? 0,
+      requests: stats?.requests ?? 0,
+      retries: stats?.retries ?? 0,
+      outboxPeakSeconds: (stats?.outboxPeakSamples ?? 0) / SUPPORTED_RATE,
       rowsWritten: this.rowsBefore + this.storage.rowsWritten,
       endReason,
-    });
+      ackLatencyMs: forwarder?.latencySummary() ?? null,
+      continues: record.continues ?? [],
+    };
+    this.log.log("info", "call-summary", { ...summary });
   }
 }

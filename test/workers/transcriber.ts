@@ -8,6 +8,7 @@ const base = () => (env as unknown as { TRANSCRIPTION_URL: string }).TRANSCRIPTI
 export interface SessionStats {
   ended: boolean;
   results: number;
+  continues: string[];
   channels: Record<string, ChannelStats>;
 }
 

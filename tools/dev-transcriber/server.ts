@@ -46,7 +46,10 @@ export interface DevTranscriberStats {
   gaps: number;
   lostChunks: number;
   results: number;
-  sessions: Record<string, { ended: boolean; results: number; channels: Record<string, ChannelStats> }>;
+  sessions: Record<
+    string,
+    { ended: boolean; results: number; continues: string[]; channels: Record<string, ChannelStats> }
+  >;
 }
 
 export interface DevTranscriber {
@@ -122,7 +125,7 @@ export async function startDevTranscriber(options: DevTranscriberOptions = {}): 
     };
     for (const [id, s] of state.sessions) {
       const channels = s.channelStats();
-      out.sessions[id] = { ended: s.ended, results: s.resultCount, channels };
+      out.sessions[id] = { ended: s.ended, results: s.resultCount, continues: s.continues, channels };
       out.results += s.resultCount;
       for (const c of Object.values(channels)) {
         out.chunks += c.chunks;

@@ -40,6 +40,7 @@ export function transcriptionRoutes(state: ServiceState) {
         const session = sessionFor(state, req.sessionId, ctx);
         if (session.ended)
           throw new ConnectError(`session ${req.sessionId} has ended`, Code.FailedPrecondition);
+        if (req.continuedSessionIds.length > 0) session.continues = [...req.continuedSessionIds];
         const touched = new Set<Channel>();
         for (const chunk of req.chunks) {
           touched.add(chunk.channel);
@@ -58,6 +59,7 @@ export function transcriptionRoutes(state: ServiceState) {
         const session = state.sessions.get(req.sessionId);
         // An unknown (or forgotten) session has nothing left to report: answering keeps a retry harmless.
         if (session === undefined) return { acks: [], results: [] };
+        if (req.continuedSessionIds.length > 0) session.continues = [...req.continuedSessionIds];
         session.flush();
         const results = session.resultsAfter(Number(req.lastResultSequenceNumber));
         state.log("flush", {

@@ -33,10 +33,20 @@ export interface ChannelStats {
   gaps: number;
   lostChunks: number;
   samples: number;
+  /** The language tag of the channel's first chunk ("" when untagged): what a call knew from the start. */
+  firstLanguage: string | null;
 }
 
 class ChannelTrack {
-  readonly stats: ChannelStats = { acked: 0, chunks: 0, duplicates: 0, gaps: 0, lostChunks: 0, samples: 0 };
+  readonly stats: ChannelStats = {
+    acked: 0,
+    chunks: 0,
+    duplicates: 0,
+    gaps: 0,
+    lostChunks: 0,
+    samples: 0,
+    firstLanguage: null,
+  };
   vad: EnergyVad | undefined;
   sampleRate = 8000;
   /** Language and confidence of the utterance in progress (first tagged chunk of it). */
@@ -55,6 +65,8 @@ export class DevSession {
   readonly id: string;
   conversationId = "";
   ended = false;
+  /** Sessions the client said this one continues (a reconnected call). */
+  continues: string[] = [];
   reportLanguage: string | undefined;
   readonly #options: SessionOptions;
   readonly #channels = new Map<Channel, ChannelTrack>();
@@ -85,6 +97,7 @@ export class DevSession {
     }
     track.stats.acked = seq;
     track.stats.chunks += 1;
+    track.stats.firstLanguage ??= chunk.languageCode;
     const rate = chunk.sampleRate > 0 ? chunk.sampleRate : 8000;
     if (track.vad === undefined || track.sampleRate !== rate) {
       track.sampleRate = rate;
