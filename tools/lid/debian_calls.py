@@ -18,8 +18,10 @@ usage: python3 tools/lid/debian_calls.py [--out ~/.cache/langhook/lid/debian-cal
 
 import argparse
 import glob
+import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -76,12 +78,16 @@ def main() -> None:
     args = ap.parse_args()
     src = sources(args.ktuberling)
     rows: dict[str, list[str]] = {"train": [], "test": [], "ktuberling": []}
+    # Rebuilt from scratch every time: a file left from another selection would be read as a call of its own.
+    for role in rows:
+        shutil.rmtree(os.path.join(args.out, role), ignore_errors=True)
     for i, (role, lang, speaker, f) in enumerate(src):
-        rel = os.path.join(lang, speaker, f"{i:05d}-{os.path.splitext(os.path.basename(f))[0]}.wav")
+        # Named by a hash of the source path (prompt names repeat across a package's folders), not by position.
+        tag = hashlib.sha1(f.encode()).hexdigest()[:8]
+        rel = os.path.join(lang, speaker, f"{os.path.splitext(os.path.basename(f))[0]}-{tag}.wav")
         dst = os.path.join(args.out, role, rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        if not os.path.exists(dst):
-            subprocess.run(["sox", f, "-r", "8000", "-c", "1", "-b", "16", "-e", "signed", dst], check=True)
+        subprocess.run(["sox", f, "-r", "8000", "-c", "1", "-b", "16", "-e", "signed", dst], check=True)
         rows[role].append(f"{rel},{speaker}")
         if (i + 1) % 500 == 0:
             print(f"debian_calls {i + 1}/{len(src)}", file=sys.stderr, flush=True)
