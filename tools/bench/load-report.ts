@@ -28,7 +28,9 @@ export const LOAD_USAGE = `usage: npm run bench:load -- [--levels 10,20,50] [--s
   --storage shm|disk   where the objects' SQLite files live: shm (default, /dev/shm, a RAM disk) measures the
                        code; disk puts them on the machine's disk, whose write stalls (fsync on a shared
                        virtual disk) then show in latencies and can stall a call that writes per frame
-  --no-latest          do not update bench/results/latest.json`;
+  --no-latest          do not update bench/results/latest.json
+
+BENCH_WORKER_VARS='{"NAME":"value",...}' gives the gateway extra variables (recorded in the results).`;
 
 export interface LoadOptions {
   levels: number[];
@@ -97,6 +99,25 @@ export function parseLoadArgs(
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/** BENCH_WORKER_VARS: a JSON object of string values given to the gateway on top of its bindings. */
+export function parseWorkerVars(text: string | undefined): Record<string, string> {
+  if (text === undefined || text.trim() === "") return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new Error(`BENCH_WORKER_VARS is not JSON: ${text.slice(0, 80)}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new Error('BENCH_WORKER_VARS must be a JSON object, e.g. {"BATCH_MS":"200"}');
+  }
+  for (const [key, value] of Object.entries(raw)) {
+    if (typeof value !== "string")
+      throw new Error(`BENCH_WORKER_VARS.${key} must be a string, as worker vars are`);
+  }
+  return raw as Record<string, string>;
 }
 
 /** The worker's end-of-call log line (`"event":"call-summary"`), the fields the bench reads. */

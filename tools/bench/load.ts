@@ -39,6 +39,7 @@ import {
   markdownTable,
   parseCallSummary,
   parseLoadArgs,
+  parseWorkerVars,
   type Variant,
 } from "./load-report";
 import { childrenNamed, machineCpu, treeCpuMs } from "./proc";
@@ -62,6 +63,15 @@ if (!parsed.ok) {
   process.exit(2);
 }
 const options: LoadOptions = parsed.options;
+// Extra worker variables for an experiment, e.g. BENCH_WORKER_VARS='{"BATCH_MS":"200"}' (recorded in the results).
+const extraVars = (() => {
+  try {
+    return parseWorkerVars(process.env.BENCH_WORKER_VARS);
+  } catch (err) {
+    console.error(`bench:load: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(2);
+  }
+})();
 // The objects' SQLite files: on a RAM disk unless asked otherwise (see --storage), one folder per run.
 const STORAGE =
   options.storage === "shm" && existsSync("/dev/shm")
@@ -296,6 +306,7 @@ async function runLevel(variant: Variant, calls: number): Promise<RunDetail | Le
   delete bindings.TRANSCRIPTION_URL;
   if (transcriber !== null) bindings.TRANSCRIPTION_URL = transcriber.url;
   if (variant === "no-lid") bindings.ACOUSTIC_DETECTOR = "off";
+  Object.assign(bindings, extraVars);
 
   const before = new Set(childrenNamed(process.pid, "workerd"));
   // Miniflare 5 takes a new options shape; the classic (v4) one, converted by Miniflare itself, is the
@@ -480,6 +491,7 @@ const report = {
   miniflare: (require("miniflare/package.json") as { version: string }).version,
   compatibilityDate,
   gateway: source.commit ?? "working tree",
+  workerVars: extraVars,
   storage: STORAGE.startsWith("/dev/shm") ? "shm" : "disk",
   cpus: cpus().length,
   loadavgAtEnd: loadavg(),

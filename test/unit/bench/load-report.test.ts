@@ -6,6 +6,7 @@ import {
   markdownTable,
   parseCallSummary,
   parseLoadArgs,
+  parseWorkerVars,
 } from "../../../tools/bench/load-report";
 import { descendants, parseProcStat } from "../../../tools/bench/proc";
 
@@ -82,6 +83,19 @@ describe("load bench arguments", () => {
       ok: false,
       error: expect.stringMatching(/--seconds/),
     });
+  });
+});
+
+describe("BENCH_WORKER_VARS", () => {
+  it("is an object of strings, or nothing", () => {
+    expect(parseWorkerVars(undefined)).toEqual({});
+    expect(parseWorkerVars('{"BATCH_MS":"200","ACOUSTIC_DETECTOR":"off"}')).toEqual({
+      BATCH_MS: "200",
+      ACOUSTIC_DETECTOR: "off",
+    });
+    expect(() => parseWorkerVars("BATCH_MS=200")).toThrow(/not JSON/);
+    expect(() => parseWorkerVars("[1]")).toThrow(/JSON object/);
+    expect(() => parseWorkerVars('{"BATCH_MS":200}')).toThrow(/BATCH_MS must be a string/);
   });
 });
 
