@@ -230,8 +230,9 @@ export interface LevelResult {
   /** Over the steady state; null when the variant was skipped (e.g. no-lid without the switch). */
   cpuMsPerAudioSecond: number | null;
   /**
-   * Over the calls' whole lives (open, steady state, close, the drain of a backlog): the figure to trust
-   * when the worker fell behind during the window, where the steady-state one undercounts.
+   * Over the calls' whole lives (open, steady state, close, the drain of a backlog): closer to the truth
+   * when the worker fell behind during the window, where the steady-state one undercounts; still a lower
+   * bound when calls did not complete (what was left undone is not counted).
    */
   cpuMsPerAudioSecondWholeRun?: number | null;
   ratioToFloor: number | null;
