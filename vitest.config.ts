@@ -104,6 +104,28 @@ export default defineConfig({
           }),
         },
       ),
+      // CALL_METRICS bound: a recorder worker that passes each point to a real (local) Analytics Engine dataset
+      // and keeps a copy to read back (the local dataset drops what it gets); the real dataset bound directly too.
+      workersProject(
+        "workers-metrics",
+        ["test/workers-metrics/**/*.test.ts"],
+        {},
+        {
+          miniflare: () => ({
+            serviceBindings: { CALL_METRICS: { name: "metrics-recorder", entrypoint: "Recorder" } },
+            analyticsEngineDatasets: { CALL_METRICS_DATASET: { dataset: "langhook_calls" } },
+            workers: [
+              {
+                name: "metrics-recorder",
+                modules: true,
+                scriptPath: "./test/workers-metrics/recorder-worker.js",
+                compatibilityDate: "2026-08-01",
+                analyticsEngineDatasets: { DATASET: { dataset: "langhook_calls" } },
+              },
+            ],
+          }),
+        },
+      ),
     ],
   },
 });

@@ -8,6 +8,7 @@ import { createJwtVerifier, type JwtVerifier, wwwAuthenticate } from "./auth/jwt
 import { type Config, loadConfig, type MediaApiAuth } from "./config";
 import { createLogger, type Logger } from "./log";
 import { CALL_HEADER, type CallHandoff, mediaApiSessionId } from "./session/handoff";
+import { metricsBinding, refusalDataPoint, writeMetrics } from "./session/metrics";
 
 export { TokenBroker } from "./auth/TokenBroker";
 export { CallSession } from "./session/CallSession";
@@ -69,12 +70,26 @@ export default {
 // Not exported: every named export of the entry module must be a handler or a class, or workerd refuses it.
 const UNAUTHORIZED_BODY = "unauthorized";
 
+/** When an upgrade began, on which endpoint, and where its refusal is counted (CALL_METRICS, when bound). */
+interface Started {
+  at: number;
+  endpoint: string;
+  metrics: unknown;
+}
+
+const startUpgrade = (env: Env, endpoint: string): Started => ({
+  at: Date.now(),
+  endpoint,
+  metrics: metricsBinding(env),
+});
+
 /**
  * Every refused upgrade (400 and 401 alike) leaves after the same minimum delay, so response time says
  * nothing about why. A 401 always answers UNAUTHORIZED_BODY; `reason` is the answer of other statuses.
+ * Each refusal is also one Analytics Engine point with its cause, when the dataset is bound.
  */
 async function refuse(
-  started: number,
+  started: Started,
   config: Config,
   log: Logger,
   status: number,
@@ -83,7 +98,8 @@ async function refuse(
   headers: Record<string, string> = {},
 ): Promise<Response> {
   log.log("warn", "upgrade-refused", { status, code, reason });
-  await sleep(Math.max(0, config.authFailureDelayMs - (Date.now() - started)));
+  writeMetrics(started.metrics, refusalDataPoint(code, started.endpoint, status), log);
+  await sleep(Math.max(0, config.authFailureDelayMs - (Date.now() - started.at)));
   return text(status, status === 401 ? UNAUTHORIZED_BODY : reason, headers);
 }
 
@@ -94,7 +110,7 @@ async function handleAudioHook(
   config: Config,
   endpoint: Endpoint,
 ): Promise<Response> {
-  const started = Date.now();
+  const started = startUpgrade(env, endpoint);
   for (const name of REQUIRED_ID_HEADERS) {
     const value = request.headers.get(name);
     const problem = !value ? `missing ${name} header` : UUID.test(value) ? null : `${name} must be a UUID`;
@@ -157,7 +173,7 @@ function mediaApiVerifier(auth: MediaApiAuth): JwtVerifier {
 }
 
 async function handleMediaApi(request: Request, url: URL, env: Env, config: Config): Promise<Response> {
-  const started = Date.now();
+  const started = startUpgrade(env, "media-api");
   const log = createLogger({ protocol: "media-api" }, config.logLevel);
   // The token first: a request without a valid one learns nothing else about what we expect.
   if (!config.mediaApi) {
