@@ -17,6 +17,7 @@ export const CONFIG_DEFAULTS = {
   ACOUSTIC_DETECTOR: "on",
   LOG_LEVEL: "info",
   BATCH_MS: 100,
+  FORWARD_INTERVAL_MS: 200,
   OUTBOX_MAX_SECONDS: 60,
   TRANSCRIPTION_TIMEOUT_MS: 5000,
   TRANSCRIPTION_PROTOCOL: "connect",
@@ -56,6 +57,8 @@ export interface Config {
   /** Wire protocol to the service: Connect, or gRPC-web for a gRPC server behind a gRPC-web proxy. */
   transcriptionProtocol: "connect" | "grpc-web";
   batchMs: number;
+  /** Audio requests go at most this often while nothing needs flushing (FORWARD_INTERVAL_MS). */
+  forwardIntervalMs: number;
   outboxMaxSeconds: number;
   transcriptionTimeoutMs: number;
   closeFlushTimeoutMs: number;
@@ -105,6 +108,7 @@ const EnvSchema = v.looseObject({
     v.picklist(["connect", "grpc-web", ""], "TRANSCRIPTION_PROTOCOL must be connect or grpc-web"),
   ),
   BATCH_MS: numberFrom("BATCH_MS", 20, 1000),
+  FORWARD_INTERVAL_MS: numberFrom("FORWARD_INTERVAL_MS", 0, 2000),
   OUTBOX_MAX_SECONDS: numberFrom("OUTBOX_MAX_SECONDS", 1, 600),
   TRANSCRIPTION_TIMEOUT_MS: numberFrom("TRANSCRIPTION_TIMEOUT_MS", 100, 60000),
   CLOSE_FLUSH_TIMEOUT_MS: numberFrom("CLOSE_FLUSH_TIMEOUT_MS", 0, 60000),
@@ -195,6 +199,7 @@ export function parseConfig(env: Record<string, unknown>): ConfigResult {
           : null,
       transcriptionProtocol: e.TRANSCRIPTION_PROTOCOL || CONFIG_DEFAULTS.TRANSCRIPTION_PROTOCOL,
       batchMs: e.BATCH_MS ?? CONFIG_DEFAULTS.BATCH_MS,
+      forwardIntervalMs: e.FORWARD_INTERVAL_MS ?? CONFIG_DEFAULTS.FORWARD_INTERVAL_MS,
       outboxMaxSeconds: e.OUTBOX_MAX_SECONDS ?? CONFIG_DEFAULTS.OUTBOX_MAX_SECONDS,
       transcriptionTimeoutMs: e.TRANSCRIPTION_TIMEOUT_MS ?? CONFIG_DEFAULTS.TRANSCRIPTION_TIMEOUT_MS,
       closeFlushTimeoutMs: e.CLOSE_FLUSH_TIMEOUT_MS ?? CONFIG_DEFAULTS.CLOSE_FLUSH_TIMEOUT_MS,

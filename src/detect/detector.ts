@@ -52,7 +52,7 @@ export interface AcousticDetectorOptions {
 
 const FRAMES_PER_SECOND = 100;
 /** Encoder steps per encoding once committed (1 until then). */
-export const COMMITTED_THINNING = 2;
+export const COMMITTED_THINNING = 3;
 
 /** The primary language subtag of a BCP-47 tag, lower-cased ("es-MX" -> "es"): what tags are matched on. */
 export const primaryLanguage = (tag: string): string => tag.split("-")[0]?.toLowerCase() ?? "";

@@ -43,6 +43,12 @@ export interface ForwarderOptions {
   giveUpAfterMs: number;
   /** Batches per request at most (both channels together). */
   maxBatchesPerRequest: number;
+  /**
+   * While nothing needs flushing, audio is sent once its oldest unsent frame is this old (0: as soon as
+   * a batch is complete). A request costs the Worker far more CPU than the audio in it, so sending every
+   * 200 ms instead of every 100 ms halves the gateway's forwarding cost for 100 ms more latency.
+   */
+  sendIntervalMs: number;
   /** A batch the service had but has not acknowledged after this long is sent again. */
   resendAfterMs: number;
   /** Languages a call may be in unless its customConfig narrows them (`customConfig.languages`). */
@@ -372,6 +378,10 @@ export class Forwarder {
     // Unacknowledged for long after the service had them: it may have lost them, send them again.
     this.outbox.resend(now - this.options.resendAfterMs);
     const entries = this.outbox.nextEntries(this.options.maxBatchesPerRequest);
+    // Not yet, unless a boundary or the end of the call is waiting: more audio joins this request.
+    const urgent = this.drainWanted || this.outbox.nextMark() !== null || this.attempt > 0;
+    const oldest = entries[0]?.since ?? now;
+    if (!urgent && entries.length > 0 && oldest > now - this.options.sendIntervalMs) return;
     try {
       if (entries.length > 0) {
         const batches = entries.map((e) => e.batch);

@@ -199,6 +199,7 @@ export class CallSession extends DurableObject<Env> {
     this.forwarderInstance = new Forwarder(
       {
         batchMs: c.batchMs,
+        sendIntervalMs: c.forwardIntervalMs,
         maxBufferedMs: c.outboxMaxSeconds * 1000,
         giveUpAfterMs: GIVE_UP_AFTER_MS,
         maxBatchesPerRequest: MAX_BATCHES_PER_REQUEST,
@@ -388,6 +389,8 @@ export class CallSession extends DurableObject<Env> {
           return this.onDrained(input.type === "flush-timeout");
         case "persist":
           this.persistTimer = null;
+          // Audio held back for the send interval goes now if no frame came to send it.
+          this.runForward(this.forwarder?.retryDue(this.now()) ?? []);
           return this.persist();
         case "continued":
           return this.onContinued(input.answers);

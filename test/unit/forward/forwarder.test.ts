@@ -21,6 +21,7 @@ const options = {
   giveUpAfterMs: 60_000,
   maxBatchesPerRequest: 20,
   resendAfterMs: 10_000,
+  sendIntervalMs: 0,
   supportedLanguages: ["en-US"],
   detector: null,
   text: null,
@@ -186,5 +187,22 @@ describe("Forwarder", () => {
     // After resendAfterMs without an acknowledgement they go again, oldest first.
     const stale = of(f.retryDue(20_000), "push");
     expect(stale[0]?.request.chunks.map((c) => Number(c.sequenceNumber))).toEqual([1, 2]);
+  });
+
+  it("holds audio up to the send interval, but not a boundary", () => {
+    const f = new Forwarder({ ...options, sendIntervalMs: 200 });
+    const mono: ChannelName[] = ["external"];
+    f.start(call(mono));
+    // 100 ms batches: the first completes at 100 ms, but its oldest frame is not 200 ms old yet.
+    expect(of(f.audio(chunk(mono, 100, 0), 0), "push")).toEqual([]);
+    expect(of(f.audio(chunk(mono, 100, 800), 100), "push")).toEqual([]);
+    // Once the oldest frame is 200 ms old (the next frame, or the shell's timer, asks), both go in one.
+    const push = of(f.retryDue(200), "push");
+    expect(push[0]?.request.chunks.map((c) => Number(c.sequenceNumber))).toEqual([1, 2]);
+    f.answered(ackAll(push[0]?.request as PushAudioRequest), 205);
+    // A pause goes out at once, with what is pending.
+    f.audio(chunk(mono, 100, 1600), 300);
+    const atBoundary = of(f.boundary("pause", 310), "push");
+    expect(atBoundary[0]?.request.chunks.map((c) => Number(c.sequenceNumber))).toEqual([3]);
   });
 });
