@@ -206,7 +206,7 @@ export class AcousticLanguageDetector implements LanguageDetector {
 
   private decide(): void {
     this.decideOnce();
-    // Committed, the detector only has to notice a switch: half the encodings do (see StreamingPooler).
+    // Committed, the detector only has to notice a switch: a third of the encodings do (StreamingPooler).
     this.pooler.thinning = this.committed >= 0 ? this.committedThinning : 1;
   }
 

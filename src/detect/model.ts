@@ -144,7 +144,7 @@ export class StreamingPooler {
   private steps = 0;
   /**
    * Encode only every `thinning`-th step (1: every step). The encoder is two thirds of the detector's
-   * cost; a detector that has committed thins to catch a switch at about half the cost.
+   * cost; a detector that has committed thins, and still catches a switch, at about 60 % of the cost.
    */
   thinning = 1;
   private sinceEncode = 0;

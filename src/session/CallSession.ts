@@ -43,6 +43,7 @@ import { transcriptEntity, transcriptFrame } from "../transcripts/events";
 import { CallToken } from "./call-token";
 import { CALL_HEADER, type CallHandoff, mediaApiSessionId } from "./handoff";
 import { MediaApiConnection, type MediaApiRecord, type MediaApiSink } from "./media-api-connection";
+import { metricsBinding, writeCallMetrics } from "./metrics";
 import { OrderedTasks } from "./ordered";
 import { SpillStore } from "./outbox-store";
 import { trySend } from "./socket";
@@ -945,5 +946,7 @@ export class CallSession extends DurableObject<Env> {
       continues: record.continues ?? [],
     };
     this.log.log("info", "call-summary", { ...summary });
+    // Per-call metrics when the CALL_METRICS dataset is bound; nothing happens without it.
+    writeCallMetrics(metricsBinding(this.env), summary, this.log);
   }
 }
