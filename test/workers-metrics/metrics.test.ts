@@ -1,31 +1,11 @@
 // Refused upgrades counted in Workers Analytics Engine: CALL_METRICS here is a service binding to a recorder
 // (test/workers-metrics/recorder-worker.js) that writes each point on to a real local dataset and keeps a copy.
 
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
-import { column, refusalDataPoint, writeMetrics } from "../../src/session/metrics";
+import { refusalDataPoint, writeMetrics } from "../../src/session/metrics";
 import { DEV_API_KEY, GenesysClient, upgrade } from "../workers/genesys-client";
-
-interface Recorder {
-  points(): Promise<AnalyticsEngineDataPoint[]>;
-  clear(): Promise<void>;
-}
-
-const bindings = env as unknown as { CALL_METRICS: Recorder; CALL_METRICS_DATASET: AnalyticsEngineDataset };
-const recorder = bindings.CALL_METRICS;
-
-/** The points of one kind the worker wrote, waiting up to `ms` for `count` of them. */
-async function written(kind: string, count: number, ms = 2000): Promise<AnalyticsEngineDataPoint[]> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const points = (await recorder.points()).filter((p) => p.blobs?.[0] === kind);
-    if (points.length >= count || Date.now() > deadline) return points;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const blobAt = (point: AnalyticsEngineDataPoint | undefined, name: string) =>
-  point?.blobs?.[Number(column("refusal", name).slice(4)) - 1];
+import { bindings, field, recorder, written } from "./recorder";
 
 beforeEach(async () => {
   await recorder.clear();
@@ -52,7 +32,8 @@ describe("refused upgrades in Analytics Engine", () => {
     const media = await SELF.fetch("https://audiohook.test/media-api", { headers: { upgrade: "websocket" } });
     expect(media.status).toBe(401);
     const points = await written("refusal", 2);
-    expect(points.map((p) => [blobAt(p, "endpoint"), blobAt(p, "cause"), p.doubles?.[0]])).toEqual([
+    const described = points.map((p) => ["endpoint", "cause", "status"].map((f) => field(p, "refusal", f)));
+    expect(described).toEqual([
       ["monitor", "bad-id-header", 400],
       ["media-api", "ERR_AUTH_MISSING", 401],
     ]);
