@@ -3,32 +3,15 @@
 // actually sent and never going back, `parameters` always an object, at most one `disconnect`, nothing
 // after `closed`, no binary frames, nothing over 64 KiB. Pure: the fuzzer feeds it what it sees.
 
-export const SERVER_TYPES: ReadonlySet<string> = new Set([
-  "opened",
-  "pong",
-  "pause",
-  "resume",
-  "updated",
-  "event",
-  "disconnect",
-  "reconnect",
-  "closed",
-]);
+// The message types and framing are the simulator's: one definition for both tools.
+import { SERVER_TYPES, type ServerMessage } from "../simulator/protocol";
+
 const DISCONNECT_REASONS: ReadonlySet<string> = new Set(["completed", "unauthorized", "error"]);
 const MAX_TEXT_BYTES = 64 * 1024;
 
 export interface Violation {
   rule: string;
   detail: string;
-}
-
-export interface ServerMessage {
-  version: string;
-  id: string;
-  type: string;
-  seq: number;
-  clientseq: number;
-  parameters: Record<string, unknown>;
 }
 
 export class ConformanceChecker {

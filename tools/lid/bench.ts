@@ -11,6 +11,7 @@ import {
 } from "../../src/detect/index.js";
 import textModel from "../../src/detect/model/text-ngrams.json";
 import { decodeMulaw } from "./mulaw.js";
+import { concat } from "./pcm.js";
 
 const clip = (n: string) =>
   decodeMulaw(readFileSync(new URL(`../../test/unit/detect/fixtures/${n}.ul`, import.meta.url)));
@@ -22,19 +23,10 @@ while (len < 8000 * 60) {
     len += p.length;
   }
 }
-const joined = (list: Int16Array[]) => {
-  const out = new Int16Array(list.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of list) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
-const mixed = joined(parts);
+const mixed = concat(...parts);
 // One language for a minute: the detector commits early and then runs thinned (what most calls are).
-const spanish = joined(
-  Array.from({ length: Math.ceil((8000 * 60) / (clip("speech-es").length + 2400)) }, () => [
+const spanish = concat(
+  ...Array.from({ length: Math.ceil((8000 * 60) / (clip("speech-es").length + 2400)) }, () => [
     clip("speech-es"),
     new Int16Array(2400),
   ]).flat(),
