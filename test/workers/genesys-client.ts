@@ -11,14 +11,9 @@ export const UNSIGNED_API_KEY = "dW5zaWduZWQta2V5LWZvci10ZXN0cw";
 export const ORG_ID = "d7934305-0972-4844-938e-9060eef73d05";
 export const ZERO_UUID = "00000000-0000-0000-0000-000000000000";
 
-export interface ServerMessage {
-  version: string;
-  id: string;
-  type: string;
-  seq: number;
-  clientseq: number;
-  parameters: Record<string, unknown>;
-}
+import type { ServerMessage } from "../../tools/simulator/protocol";
+
+export type { ServerMessage };
 
 export type Received =
   | { kind: "message"; message: ServerMessage }
