@@ -2,6 +2,7 @@
 // tracks serverseq and position, and records what the server sends.
 
 import { SELF } from "cloudflare:test";
+import type { ServerMessage } from "../../tools/simulator/protocol";
 import { audiohookHeaders } from "../../tools/simulator/sign";
 
 export const DEV_API_KEY = "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh";
@@ -10,8 +11,6 @@ export const DEV_SECRET = "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=";
 export const UNSIGNED_API_KEY = "dW5zaWduZWQta2V5LWZvci10ZXN0cw";
 export const ORG_ID = "d7934305-0972-4844-938e-9060eef73d05";
 export const ZERO_UUID = "00000000-0000-0000-0000-000000000000";
-
-import type { ServerMessage } from "../../tools/simulator/protocol";
 
 export type { ServerMessage };
 
