@@ -59,7 +59,10 @@ const RETENTION_MS = 5 * 60 * 1000;
 const GIVE_UP_AFTER_MS = 15 * 60 * 1000;
 /** While audio flows, the call record is written at most this often. */
 export const PERSIST_EVERY_MS = 1000;
-/** A batch the service has not acknowledged this long after its first frame arrived is written down. */
+/**
+ * A batch the service has not acknowledged this long after it could be sent (FORWARD_INTERVAL_MS after its
+ * first frame arrived) is written down.
+ */
 export const SPILL_AFTER_MS = 500;
 /** A live call checks this often that its socket still exists (a restart closes sockets silently). */
 export const LIVENESS_MS = 60_000;
@@ -898,7 +901,8 @@ export class CallSession extends DurableObject<Env> {
     this.persistTimer = null;
     const forwarder = this.forwarderInstance;
     if (forwarder) {
-      this.spills.write(forwarder.spill(this.now(), SPILL_AFTER_MS));
+      // Audio held back for the send interval is not late yet: the allowance starts when it could go.
+      this.spills.write(forwarder.spill(this.now(), SPILL_AFTER_MS + this.config.forwardIntervalMs));
       record.forwarder = forwarder.snapshot();
     }
     record.mediaApi = this.mediaApi.record();
