@@ -319,6 +319,10 @@ async function runLevel(variant: Variant, calls: number): Promise<RunDetail | Le
       host: "127.0.0.1",
       port: 0,
       cf: false,
+      // For tools/bench/profile.mjs: workerd's inspector, to profile the isolate under this load.
+      ...(process.env.BENCH_INSPECTOR_PORT
+        ? { inspectorPort: Number(process.env.BENCH_INSPECTOR_PORT) }
+        : {}),
       log: new Log(LogLevel.WARN),
       // A fresh folder per variant and level, so no run sees another's objects.
       durableObjectsPersist: join(STORAGE, `${variant}-${calls}`),
