@@ -1,5 +1,5 @@
 // A CPU profile of the worker's isolate under load, to see where its milliseconds go:
-//   node tools/bench/profile.mjs PORT [SECONDS=10] [DELAY=12] &
+//   npm exec -- node tools/bench/profile.mjs PORT [SECONDS=10] [DELAY=12] &   (Node 22: a global WebSocket)
 //   BENCH_INSPECTOR_PORT=PORT npm run bench:load -- --levels 20 --variants gateway
 // It waits DELAY s (the bundle and the warm-up), profiles SECONDS s of the steady state through workerd's
 // inspector, and writes .tmp/workerd.cpuprofile (open it in Chrome DevTools, or sum self time by function).
