@@ -69,3 +69,21 @@ def test_lock_check_names_what_differs(tmp_path, monkeypatch):
     monkeypatch.setattr(lid, "LOCK", str(lock))
     assert lid.locked() == {"numpy": "0.0.1", "scipy": __import__("scipy").__version__}
     assert lid.lock_mismatches() == [f"numpy {np.__version__} (lock: 0.0.1)"]
+
+
+def test_fine_tuning_keeps_shipped_label_columns_and_starts_new_ones_small():
+    import argparse
+
+    args = argparse.Namespace(from_shipped=True, shipped=lid.SHIPPED)
+    labels = ["fr-FR", "es-ES", "ja-JP", "other"]  # reordered, one label the shipped model lacks
+    p, anchor = lid.initial_params(args, labels, 24, np.random.default_rng(0))
+    shipped_json, shipped = lid.load_weights_json(lid.SHIPPED)
+    for j, lab in enumerate(labels):
+        if lab in shipped_json["labels"]:
+            k = shipped_json["labels"].index(lab)
+            assert np.array_equal(p["W4"][:, j], shipped["W4"][:, k]) and p["b4"][j] == shipped["b4"][k]
+    new = p["W4"][:, labels.index("ja-JP")]
+    assert 0 < np.abs(new).max() < 0.5 * np.abs(shipped["W4"]).max()
+    assert np.array_equal(p["W1"], shipped["W1"]) and anchor is not None and np.array_equal(anchor["W4"], p["W4"])
+    scratch, none = lid.initial_params(argparse.Namespace(from_shipped=False), labels, 24, np.random.default_rng(0))
+    assert none is None and scratch["W4"].shape == (64, 4) and not np.array_equal(scratch["W1"], shipped["W1"])
