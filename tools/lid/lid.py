@@ -101,6 +101,7 @@ import train as T  # noqa: E402
 from telephone import mulaw_encode, telephone  # noqa: E402
 
 SHIPPED = os.path.join(ROOT, "src", "detect", "model", "weights.json")
+FEW_SPEAKERS = 10  # per language, below which train() warns
 
 
 def cpu() -> float:
@@ -262,6 +263,11 @@ def train(args: argparse.Namespace, data: "T.Data", labels: list[str]) -> tuple[
     if missing:
         print(f"train: no training data for {', '.join(missing)}"
               + (" (kept from the shipped model by the pull toward it)" if anchor else ""), file=sys.stderr)
+    few = [f"{labels[y]} ({len(pools[y])})" for y in sorted(pools) if len(pools[y]) < FEW_SPEAKERS]
+    if few:
+        # What every run on this project's few real speakers showed: a model learns speakers, not languages.
+        print(f"train: under {FEW_SPEAKERS} training speakers for {', '.join(few)}: expect it to learn those "
+              "speakers more than their language (tools/lid/README.md, 'What to expect')", file=sys.stderr)
     ys_avail = sorted(pools)
     by_speaker = {y: list(pools[y].values()) for y in ys_avail}  # indexable: a corpus may have thousands
     val = [c for c in data.clips if c["split"] == "val" and c["label"] in labels and len(data.centers(c)) > 0]
