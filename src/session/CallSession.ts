@@ -275,6 +275,10 @@ export class CallSession extends DurableObject<Env> {
     }
     const handoff = JSON.parse(raw) as CallHandoff;
     const now = this.now();
+    if (this.schemaGone) {
+      this.storage.recreate();
+      this.schemaGone = false;
+    }
     if (handoff.protocol === "audiohook" && handoff.nonce) {
       if (!this.storage.rememberNonce(handoff.nonce.value, handoff.nonce.expiresAt, now))
         return new Response("replayed signature\n", { status: 401 });
@@ -361,10 +365,13 @@ export class CallSession extends DurableObject<Env> {
       this.purgeDue = false;
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
+      this.schemaGone = true;
     }
   }
 
   private purgeDue = false;
+  /** `deleteAll` dropped the tables: a later call in this same object creates them again first. */
+  private schemaGone = false;
 
   // ---- the one writer ----------------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ export class MediaApiConnection {
     private readonly storage: CallStorage,
     private current: MediaApiRecord | null,
   ) {
-    storage.exec(
+    storage.define(
       "CREATE TABLE IF NOT EXISTS held_frames (sequence INTEGER PRIMARY KEY, frame TEXT NOT NULL)",
     );
   }

@@ -19,7 +19,7 @@ type Row = {
 
 export class SpillStore {
   constructor(private readonly storage: CallStorage) {
-    storage.exec(`CREATE TABLE IF NOT EXISTS outbox (
+    storage.define(`CREATE TABLE IF NOT EXISTS outbox (
         id INTEGER PRIMARY KEY, channel TEXT NOT NULL, sequence INTEGER NOT NULL, start_sample INTEGER NOT NULL,
         since INTEGER NOT NULL, samples BLOB NOT NULL, language TEXT NOT NULL, confidence REAL NOT NULL,
         provisional INTEGER NOT NULL)`);

@@ -7,10 +7,23 @@ const STATE_KEY = "call";
 export class CallStorage {
   /** Rows written by this object since it was (re)constructed; the call record carries the running total. */
   rowsWritten = 0;
+  /** Every table's definition, to create them again after `deleteAll` (which drops the tables too). */
+  private readonly schema: string[] = [];
 
   constructor(private readonly sql: SqlStorage) {
-    this.exec(`CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    this.define(`CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`);
+  }
+
+  /** Creates tables (`CREATE TABLE IF NOT EXISTS`), remembered for `recreate`. */
+  define(ddl: string): void {
+    this.schema.push(ddl);
+    this.exec(ddl);
+  }
+
+  /** The tables again, after `deleteAll` erased them with the rest: the object may take another call. */
+  recreate(): void {
+    for (const ddl of this.schema) this.exec(ddl);
   }
 
   exec<T extends Record<string, SqlStorageValue>>(
