@@ -138,10 +138,7 @@ async function handleAudioHook(
     nonce: auth.nonce ?? null,
   };
   const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromName(sessionId));
-  const response = await stub.fetch(withHandoff(request, handoff));
-  if (response.status === 401)
-    return refuse(started, config, log, 401, "replayed signature", "replayed-nonce");
-  return response;
+  return callObject(stub, request, handoff, started, config, log);
 }
 
 /** Only this worker may set the handoff header: it overwrites whatever the client sent. */
@@ -226,7 +223,7 @@ async function handleMediaApi(request: Request, url: URL, env: Env, config: Conf
     const stub = env.CALL_SESSION.get(
       env.CALL_SESSION.idFromName(mediaApiSessionId(conversationId, participantId)),
     );
-    return stub.fetch(withHandoff(request, handoff));
+    return callObject(stub, request, handoff, started, config, log);
   }
   // Not named yet: one object for this connection, which learns the stream from its first frame.
   const connectionId = crypto.randomUUID();
@@ -238,5 +235,26 @@ async function handleMediaApi(request: Request, url: URL, env: Env, config: Conf
     connectionId,
   };
   const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromName(`media-api-connection:${connectionId}`));
-  return stub.fetch(withHandoff(request, handoff));
+  return callObject(stub, request, handoff, started, config, log);
+}
+
+/**
+ * Hands the upgrade to the call's object. What it refuses (a replayed nonce, a session id in use, a
+ * media-api stream already connected) is a refusal like any other: the same delay, log line and metric.
+ */
+async function callObject(
+  stub: DurableObjectStub,
+  request: Request,
+  handoff: CallHandoff,
+  started: Started,
+  config: Config,
+  log: Logger,
+): Promise<Response> {
+  const response = await stub.fetch(withHandoff(request, handoff));
+  if (response.status === 101) return response;
+  if (response.status === 401)
+    return refuse(started, config, log, 401, "replayed signature", "replayed-nonce");
+  const reason = (await response.text()).trim();
+  const code = response.status === 409 ? "session-in-use" : `object-${response.status}`;
+  return refuse(started, config, log, response.status, reason, code);
 }

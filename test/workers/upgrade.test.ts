@@ -83,6 +83,19 @@ describe("authentication before the upgrade", () => {
     expect((await upgrade({ apiKey: DEV_API_KEY, secret: null })).status).toBe(401);
   });
 
+  it("answers 409 for a session id in use, after the minimum delay like every refusal", async () => {
+    const sessionId = crypto.randomUUID();
+    const first = await upgrade({ sessionId });
+    expect(first.status).toBe(101);
+    first.webSocket?.accept();
+    const started = Date.now();
+    const second = await upgrade({ sessionId });
+    expect(second.status).toBe(409);
+    expect(await second.text()).toMatch(/already used/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    first.webSocket?.close(1000);
+  });
+
   it("answers 400 for missing or malformed id headers, after the minimum delay too", async () => {
     for (const options of [
       { omit: ["audiohook-session-id"] },
