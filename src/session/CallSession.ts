@@ -564,7 +564,14 @@ export class CallSession extends DurableObject<Env> {
       return;
     }
     this.runForward(this.forwarder?.start(call) ?? []);
-    const predecessors = call.continuedSessions ?? [];
+    // A session cannot continue itself: asking its own object, blocked below, would wait for ever.
+    const named = [...new Set(call.continuedSessions ?? [])];
+    const predecessors = named.filter((id) => id !== call.sessionId);
+    if (predecessors.length < named.length)
+      this.log.log("warn", "continued-session-ignored", {
+        continued: call.sessionId,
+        reason: "this session itself",
+      });
     // Nothing else is delivered to this object until the predecessors answered: the first chunks
     // already carry what they knew.
     if (predecessors.length > 0)

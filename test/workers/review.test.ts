@@ -3,6 +3,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { GenesysClient, pcmuStereo } from "./genesys-client";
 
 const stubFor = (name: string) => env.CALL_SESSION.get(env.CALL_SESSION.idFromName(name));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -60,4 +61,20 @@ describe("review of the call's core", () => {
     again.webSocket?.accept();
     again.webSocket?.close(1000);
   });
+
+  it("ignores a continued session that names the call itself", async () => {
+    const client = await GenesysClient.connect();
+    client.open({ continuedSessions: [{ id: client.sessionId, serverseq: 0, clientseq: 0 }] });
+    await client.expect("opened");
+    client.sendAudio(pcmuStereo(100), 800);
+    client.send("ping");
+    await client.expect("pong", 5000);
+    client.send("close", { reason: "end" });
+    for (;;) {
+      const item = await client.next(5000);
+      if (item.kind === "close") throw new Error(`closed early: ${item.code} ${item.reason}`);
+      expect(item.message.type).not.toBe("disconnect");
+      if (item.message.type === "closed") break;
+    }
+  }, 45_000);
 });
