@@ -8,13 +8,14 @@ import { LanguageDecision } from "../../src/detect/decision.js";
 import { AcousticLanguageDetector } from "../../src/detect/detector.js";
 import { FrontEnd } from "../../src/detect/frontend.js";
 import textModelJson from "../../src/detect/model/text-ngrams.json";
-import { LanguageModel, type ModelJson, StreamingPooler, softmax } from "../../src/detect/model.js";
+import { LanguageModel, type ModelJson } from "../../src/detect/model.js";
 import {
   type NgramModelJson,
   NgramTextIdentifier,
   type TextLanguageIdentifier,
 } from "../../src/detect/text.js";
 import { cacheDir } from "./cache.js";
+import { HORIZONS, posteriorsAt } from "./horizons.js";
 import { decodeMulaw } from "./mulaw.js";
 import { concat } from "./pcm.js";
 import { TinyldTextIdentifier } from "./tinyld-baseline.js";
@@ -84,30 +85,6 @@ const started = performance.now();
 const progress = (what: string): void =>
   console.error(`eval:lid ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s  ${what}`);
 
-const HORIZONS = [1, 2, 3, 5];
-const STEPS_PER_SECOND = 100 / model.stride;
-
-/** Posteriors after 1/2/3/5 s of active speech (null where the trial has less speech). */
-function posteriorsAt(pcm: Int16Array): (Float64Array | null)[] {
-  const pooler = new StreamingPooler(model, 100000);
-  const got: (Float64Array | null)[] = HORIZONS.map(() => null);
-  const fe = new FrontEnd(
-    (f) => {
-      if (!f.normalized) return;
-      pooler.push(f.normalized);
-      HORIZONS.forEach((h, i) => {
-        if (got[i] === null && pooler.stepCount === h * STEPS_PER_SECOND) {
-          got[i] = softmax(pooler.logitsNow() as Float64Array);
-        }
-      });
-    },
-    {},
-    model.normalization,
-  );
-  fe.push(pcm);
-  return got;
-}
-
 const argmax = (p: Float64Array): number => p.reduce((b, v, i, a) => (v > (a[b] as number) ? i : b), 0);
 type Confusion = Record<string, Record<string, number>>;
 
@@ -135,7 +112,7 @@ function evalSplit(split: string) {
     confusion: {} as Confusion,
   }));
   for (const t of ts) {
-    const ps = posteriorsAt(t.pcm);
+    const ps = posteriorsAt(model, t.pcm);
     ps.forEach((p, i) => {
       if (!p) return;
       const r = res[i] as (typeof res)[number];

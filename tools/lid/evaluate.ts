@@ -5,8 +5,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AcousticLanguageDetector } from "../../src/detect/detector.js";
-import { FrontEnd } from "../../src/detect/frontend.js";
-import { LanguageModel, type ModelJson, StreamingPooler, softmax } from "../../src/detect/model.js";
+import { LanguageModel, type ModelJson } from "../../src/detect/model.js";
+import { HORIZONS, posteriorsAt } from "./horizons.js";
 import { decodeMulaw } from "./mulaw.js";
 import { concat } from "./pcm.js";
 
@@ -66,30 +66,7 @@ function trials(): Trial[] {
   return out;
 }
 
-const HORIZONS = [1, 2, 3, 5];
-const STEPS_PER_SECOND = 100 / model.stride;
 const argmax = (p: Float64Array): number => p.reduce((b, v, i, a) => (v > (a[b] as number) ? i : b), 0);
-
-/** Posteriors after 1/2/3/5 s of active speech (null where the trial has less speech). */
-function posteriorsAt(pcm: Int16Array): (Float64Array | null)[] {
-  const pooler = new StreamingPooler(model, 100000);
-  const got: (Float64Array | null)[] = HORIZONS.map(() => null);
-  const fe = new FrontEnd(
-    (f) => {
-      if (!f.normalized) return;
-      pooler.push(f.normalized);
-      HORIZONS.forEach((h, i) => {
-        if (got[i] === null && pooler.stepCount === h * STEPS_PER_SECOND) {
-          got[i] = softmax(pooler.logitsNow() as Float64Array);
-        }
-      });
-    },
-    {},
-    model.normalization,
-  );
-  fe.push(pcm);
-  return got;
-}
 
 /** The full detector, 20 ms chunks as a call delivers them: when it first commits, and to what. */
 function firstCommit(pcm: Int16Array): { language: string; speech: number; audio: number } | null {
@@ -116,7 +93,7 @@ const det: Record<
   { trials: number; committed: number; right: number; ours: number; speech: number[]; audio: number[] }
 > = {};
 ts.forEach((t, k) => {
-  const ps = posteriorsAt(t.pcm);
+  const ps = posteriorsAt(model, t.pcm);
   for (const key of [t.label, ...(t.label === "und" ? [] : ["all ours"])]) {
     const a = acc[key] ?? { trials: 0, n: {}, ok: {} };
     a.trials++;
