@@ -285,17 +285,9 @@ def train(args: argparse.Namespace, data: "T.Data", labels: list[str]) -> tuple[
             y = ys_avail[int(rng.integers(len(ys_avail)))]
             clips = by_speaker[y][int(rng.integers(len(by_speaker[y])))]
             c = clips[int(rng.integers(len(clips)))]
-            cen = data.centers(c)
-            L = int(min(len(cen), rng.integers(25, 301)))
-            st = 0 if rng.random() < 0.3 else int(rng.integers(0, len(cen) - L + 1))
             ys.append(y)
-            rows.append(cen[st : st + L])
-        L = max(len(r) for r in rows)
-        R = np.zeros((args.batch, L), np.int64)
-        M = np.zeros((args.batch, L), np.float32)
-        for i, r in enumerate(rows):
-            R[i, : len(r)] = r
-            M[i, : len(r)] = 1
+            rows.append(T.random_crop(data.centers(c), rng))
+        R, M = T.padded(rows)
         Z = data.stack(R)
         T.augment(Z, rng, 1, 3, 0.0, 1.25)
         loss, g = T.step(p, Z, M, np.array(ys), 0.05)

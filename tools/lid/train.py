@@ -185,6 +185,24 @@ def label_of(c: dict) -> int:
     return LABELS.index(c["label"]) if c["label"] in LABELS else -1
 
 
+def random_crop(cen, rng):
+    """A random stretch of 25-300 encoder steps of one clip, from its start 30 % of the time."""
+    L = int(min(len(cen), rng.integers(25, 301)))
+    st = 0 if rng.random() < 0.3 else int(rng.integers(0, len(cen) - L + 1))
+    return cen[st : st + L]
+
+
+def padded(rows):
+    """Rows of frame indices as one zero-padded batch, with the mask of real frames."""
+    L = max(len(r) for r in rows)
+    R = np.zeros((len(rows), L), np.int64)
+    M = np.zeros((len(rows), L), np.float32)
+    for i, r in enumerate(rows):
+        R[i, : len(r)] = r
+        M[i, : len(r)] = 1
+    return R, M
+
+
 def augment(Z: np.ndarray, rng: np.random.Generator, masks: int, mask_width: int, warp: float,
             fwarp: float) -> None:
     """The training perturbations, in place on a batch of stacked frames Z (batch, L, offsets * dim)."""
@@ -296,17 +314,9 @@ def main() -> None:
             human = (y, True) in pools and rng.random() < args.human_share
             src = pools.get((y, human)) or pools[(y, False)]
             c = src[int(rng.integers(len(src)))]
-            cen = data.centers(c)
-            L = int(min(len(cen), rng.integers(25, 301)))
-            st = 0 if rng.random() < 0.3 else int(rng.integers(0, len(cen) - L + 1))
             ys.append(y)
-            rows.append(cen[st : st + L])
-        L = max(len(r) for r in rows)
-        R = np.zeros((args.batch, L), np.int64)
-        M = np.zeros((args.batch, L), np.float32)
-        for i, r in enumerate(rows):
-            R[i, : len(r)] = r
-            M[i, : len(r)] = 1
+            rows.append(random_crop(data.centers(c), rng))
+        R, M = padded(rows)
         Z = data.stack(R)
         augment(Z, rng, args.masks, args.mask_width, args.warp, args.fwarp)
         loss, g = step(p, Z, M, np.array(ys), 0.05)
