@@ -318,6 +318,11 @@ export class Forwarder {
     return this.context !== null && delivering && !this.outbox.drained;
   }
 
+  /** Why delivery stopped (no audio is taken any more), or null while it goes on. */
+  get stoppedWith(): ForwardError | null {
+    return this.stopped;
+  }
+
   get waitingForRetry(): number | null {
     return this.waitingUntil;
   }

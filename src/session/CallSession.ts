@@ -340,6 +340,10 @@ export class CallSession extends DurableObject<Env> {
       languageIgnored: language !== null && language !== record.mediaApi?.language ? language : undefined,
     });
     this.persist();
+    // Delivery stopped for good on an earlier connection: this one is told at once, as that one was,
+    // rather than having its audio taken and dropped.
+    const stopped = this.forwarder?.stoppedWith;
+    if (stopped) this.forwardingStopped(stopped);
     return new Response(null, {
       status: 101,
       webSocket: pair[0],

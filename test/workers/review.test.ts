@@ -3,7 +3,9 @@
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { encodeMulawSample } from "../../src/media/pcmu";
 import { GenesysClient, pcmuStereo } from "./genesys-client";
+import { injectFault, sessionStats } from "./transcriber";
 
 const stubFor = (name: string) => env.CALL_SESSION.get(env.CALL_SESSION.idFromName(name));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -35,6 +37,35 @@ async function mediaApiUpgrade(conversationId: string): Promise<Response> {
       },
     },
   );
+}
+
+/** A media-api socket that collects its frames and its close. */
+function collect(ws: WebSocket): { frames: Record<string, unknown>[]; closed: { code: number } | null } {
+  const seen = { frames: [] as Record<string, unknown>[], closed: null as { code: number } | null };
+  ws.addEventListener("message", (e) => seen.frames.push(JSON.parse(e.data as string)));
+  ws.addEventListener("close", (e) => {
+    seen.closed = { code: e.code };
+  });
+  return seen;
+}
+
+function mediaFrame(conversationId: string, sequenceNumber: number): string {
+  const bytes = Uint8Array.from(new Int16Array(800), (s) => encodeMulawSample(s));
+  return JSON.stringify({
+    conversationId,
+    participantId: "agent-7",
+    audio: btoa(String.fromCharCode(...bytes)),
+    format: "audio/PCMU",
+    sampleRate: 8000,
+    sequenceNumber,
+    timestamp: new Date().toISOString(),
+  });
+}
+
+async function until(predicate: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!predicate() && Date.now() < deadline) await sleep(50);
+  return predicate();
 }
 
 describe("review of the call's core", () => {
@@ -77,4 +108,29 @@ describe("review of the call's core", () => {
       if (item.message.type === "closed") break;
     }
   }, 45_000);
+
+  it("tells a media-api client that reconnects to a stream whose forwarding stopped, instead of dropping its audio", async () => {
+    const conversationId = crypto.randomUUID();
+    const name = `media-api:${conversationId}:agent-7`;
+    await injectFault({ kind: "unauthenticated", calls: 5, sessions: [name] });
+    const first = await mediaApiUpgrade(conversationId);
+    const ws1 = first.webSocket as WebSocket;
+    ws1.accept();
+    const one = collect(ws1);
+    for (let seq = 0; seq < 3; seq++) ws1.send(mediaFrame(conversationId, seq));
+    expect(await until(() => one.closed !== null, 5000)).toBe(true);
+    expect(one.closed?.code).toBe(1011);
+    await sleep(200);
+    const again = await mediaApiUpgrade(conversationId);
+    expect(again.status).toBe(101);
+    const ws2 = again.webSocket as WebSocket;
+    ws2.accept();
+    const two = collect(ws2);
+    for (let seq = 3; seq < 13; seq++) ws2.send(mediaFrame(conversationId, seq));
+    await until(() => two.closed !== null, 3000);
+    // Either the audio is delivered, or the client is told it is not: never taken and dropped in silence.
+    const external = (await sessionStats(name))?.channels.EXTERNAL?.samples ?? 0;
+    const told = two.closed?.code === 1011 && two.frames.some((f) => f.type === "error");
+    expect(told || external >= 8000).toBe(true);
+  });
 });
