@@ -255,9 +255,19 @@ export class CallSession extends DurableObject<Env> {
     return r.session !== null && r.session.phase !== "closed";
   }
 
+  /**
+   * A call whose socket's end we have not seen: live, or answered with `closed` but its socket not yet
+   * closed (nothing has scheduled its purge). Without a socket, it must be finished here.
+   */
+  private endUnseen(): boolean {
+    const r = this.record;
+    if (!r) return false;
+    return this.live() || (r.session?.phase === "closed" && r.timers.purgeAt === null);
+  }
+
   private wake(): void {
     if (!this.record) return;
-    if (this.live() && this.ctx.getWebSockets().length === 0) {
+    if (this.endUnseen() && this.ctx.getWebSockets().length === 0) {
       this.guard(() => this.orphaned("woke without its socket"));
     } else if (this.forwarder?.pending && this.record.timers.retryAt === null) {
       this.record.timers.retryAt = this.now() + 50;
@@ -833,7 +843,7 @@ export class CallSession extends DurableObject<Env> {
     }
     this.afterDrain = null;
     this.setTimer({ closeAt: null, openBy: null, livenessAt: null, purgeAt: now + RETENTION_MS });
-    this.summarize("orphaned");
+    this.summarize(state?.phase === "closed" ? "closed" : "orphaned");
     this.persist();
   }
 
@@ -864,7 +874,7 @@ export class CallSession extends DurableObject<Env> {
     if (due.has("retryAt") || (this.forwarder?.pending && this.forwarder.waitingForRetry === null)) {
       this.runForward(this.forwarder?.retryDue(now) ?? []);
     }
-    if (due.has("livenessAt") && this.live()) {
+    if (due.has("livenessAt") && this.endUnseen()) {
       if (this.ctx.getWebSockets().length === 0) this.orphaned("socket gone");
       else record.timers.livenessAt = now + LIVENESS_MS;
     }

@@ -133,4 +133,25 @@ describe("review of the call's core", () => {
     const told = two.closed?.code === 1011 && two.frames.some((f) => f.type === "error");
     expect(told || external >= 8000).toBe(true);
   });
+
+  it("finishes and purges a call whose socket vanished after closed, before its close event (a restart)", async () => {
+    const client = await GenesysClient.connect();
+    client.open({});
+    await client.expect("opened");
+    client.send("close", { reason: "end" });
+    await client.expect("closed");
+    // A restart (a deploy) drops the socket before the grace period closed it: no close event comes.
+    await runInDurableObject(stubFor(client.sessionId), (_o, state) => {
+      (state as unknown as { abort(reason: string): void }).abort("service restart");
+    }).catch(() => {});
+    await sleep(200);
+    await alarmAfter(client.sessionId, 61_000);
+    await alarmAfter(client.sessionId, 122_000);
+    await alarmAfter(client.sessionId, 8 * 60_000);
+    const record = await runInDurableObject(
+      stubFor(client.sessionId),
+      (o) => (o as unknown as { record: unknown }).record,
+    );
+    expect(record).toBeNull();
+  });
 });
