@@ -77,6 +77,11 @@ export const OPEN_TIMEOUT_MS = 10_000;
 const RESEND_AFTER_MS = 10_000;
 /** Batches per request at most: 1 s of stereo audio at 100 ms batches, more after an outage. */
 const MAX_BATCHES_PER_REQUEST = 20;
+/**
+ * A continued session that has not answered by then is ignored: the new call waits for it inside
+ * blockConcurrencyWhile, which resets the object after 30 s (two sessions naming each other wait on each other).
+ */
+const HANDOVER_TIMEOUT_MS = 5000;
 
 /** The disconnect `info` for each reason delivery stopped: says what to fix, names no internals. */
 const FORWARD_FAILURE_INFO: Record<string, string> = {
@@ -597,18 +602,25 @@ export class CallSession extends DurableObject<Env> {
     const organizationId = this.record?.session?.organizationId ?? "";
     const answers = await Promise.all(
       predecessors.map(async (id) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<HandOver>((resolve) => {
+          timer = setTimeout(
+            () => resolve({ ok: false, reason: `no answer within ${HANDOVER_TIMEOUT_MS / 1000} s` }),
+            HANDOVER_TIMEOUT_MS,
+          );
+        });
         try {
           const stub = this.env.CALL_SESSION.get(this.env.CALL_SESSION.idFromName(id));
-          return {
-            id,
-            answer: await stub.handOver({
-              organizationId,
-              conversationId: call.conversationId,
-              successor: call.sessionId,
-            }),
-          };
+          const asked = stub.handOver({
+            organizationId,
+            conversationId: call.conversationId,
+            successor: call.sessionId,
+          });
+          return { id, answer: await Promise.race([asked, late]) };
         } catch (err) {
           return { id, answer: { ok: false as const, reason: `unreachable: ${String(err).slice(0, 100)}` } };
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );

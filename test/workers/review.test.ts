@@ -154,4 +154,22 @@ describe("review of the call's core", () => {
     );
     expect(record).toBeNull();
   });
+
+  it("keeps two calls that name each other as continued sessions alive (neither waits on the other for ever)", async () => {
+    const a = await GenesysClient.connect();
+    const b = await GenesysClient.connect();
+    const conversationId = crypto.randomUUID();
+    a.open({ conversationId, continuedSessions: [{ id: b.sessionId, serverseq: 0, clientseq: 0 }] });
+    b.open({ conversationId, continuedSessions: [{ id: a.sessionId, serverseq: 0, clientseq: 0 }] });
+    await a.expect("opened");
+    await b.expect("opened");
+    a.send("ping");
+    b.send("ping");
+    // Each is answered, or finished cleanly by the other: never reset by blockConcurrencyWhile (1006).
+    for (const client of [a, b]) {
+      const item = await client.next(15_000);
+      if (item.kind === "close") expect(item.code).toBe(1000);
+      else expect(item.message.type).toBe("pong");
+    }
+  }, 40_000);
 });
