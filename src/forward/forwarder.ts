@@ -444,7 +444,8 @@ export class Forwarder {
     this.inFlightEntries = [];
     const acked = this.outbox.acknowledge(acksFromProto(response.acks));
     for (const entry of acked.removed) {
-      this.latency.add(now - entry.since);
+      // 0: arrival unknown (a partial batch restored after a wake-up keeps no clock).
+      if (entry.since > 0) this.latency.add(now - entry.since);
       this.stats.acknowledgedSamples += entry.batch.samples.length;
     }
     if (Object.keys(acked.spilledUpTo).length > 0) out.push({ type: "unspill", upTo: acked.spilledUpTo });

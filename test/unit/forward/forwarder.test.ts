@@ -68,7 +68,7 @@ describe("Forwarder", () => {
     const f = new Forwarder(options);
     const stereo: ChannelName[] = ["external", "internal"];
     f.start(call(stereo));
-    const first = of(f.audio(chunk(stereo, 100, 0), 0), "push");
+    const first = of(f.audio(chunk(stereo, 100, 0), 5), "push");
     expect(first).toHaveLength(1);
     expect(first[0]?.request.chunks.map((c) => [c.channel, Number(c.sequenceNumber)])).toEqual([
       [Channel.EXTERNAL, 1],
@@ -204,5 +204,18 @@ describe("Forwarder", () => {
     f.audio(chunk(mono, 100, 1600), 300);
     const atBoundary = of(f.boundary("pause", 310), "push");
     expect(atBoundary[0]?.request.chunks.map((c) => Number(c.sequenceNumber))).toEqual([3]);
+  });
+
+  it("leaves audio whose arrival time is unknown (restored after a wake-up) out of the latency", () => {
+    const f = new Forwarder(options);
+    const mono: ChannelName[] = ["external"];
+    f.start(call(mono));
+    // 50 ms pending in the batcher when the object is evicted: the snapshot keeps no arrival time.
+    f.audio(chunk(mono, 50, 0), 1_000);
+    const woken = new Forwarder(options, { snapshot: f.snapshot(), spilled: [] });
+    const push = of(woken.audio(chunk(mono, 50, 400), 2_000_000_000_000), "push");
+    woken.answered(ackAll(push[0]?.request as PushAudioRequest), 2_000_000_000_010);
+    expect(woken.latencySummary().count).toBe(0);
+    expect(woken.latencySummary().max).toBeNull();
   });
 });
