@@ -2,6 +2,7 @@
 // a decision with hysteresis. Until it is confident it reports the fallback language (configured or "und")
 // as provisional; once committed it switches only when another language wins repeatedly.
 
+import { CONFIG_DEFAULTS } from "../config.js";
 import { FrontEnd } from "./frontend.js";
 import { type LanguageModel, StreamingPooler } from "./model.js";
 
@@ -40,7 +41,7 @@ export interface AcousticDetectorOptions {
   decisionIntervalSeconds?: number;
   /** Speech (seconds) needed before a first commitment. Default 1.5. */
   minSpeechSeconds?: number;
-  /** Posterior needed to commit. Default 0.9 (tools/lid/README.md: what lower values trade). */
+  /** Posterior needed to commit; default ACOUSTIC_COMMIT_PERCENT / 100 (tools/lid/README.md: the trade). */
   commitConfidence?: number;
   /** Posterior a rival needs, `switchDecisions` decisions in a row, to replace the committed language. */
   switchConfidence?: number;
@@ -102,7 +103,7 @@ export class AcousticLanguageDetector implements LanguageDetector {
       Math.round((options.decisionIntervalSeconds ?? 0.5) * stepsPerSecond),
     );
     this.minSteps = Math.round((options.minSpeechSeconds ?? 1.5) * stepsPerSecond);
-    this.commitConfidence = options.commitConfidence ?? 0.9;
+    this.commitConfidence = options.commitConfidence ?? CONFIG_DEFAULTS.ACOUSTIC_COMMIT_PERCENT / 100;
     this.switchConfidence = options.switchConfidence ?? 0.7;
     this.switchDecisions = options.switchDecisions ?? 4;
     this.committedThinning = options.committedThinning ?? COMMITTED_THINNING;
