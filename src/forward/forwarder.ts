@@ -4,6 +4,7 @@
 // call); the Durable Object performs them and feeds the outcome back in. Nothing here awaits, so the
 // object's one serialized path is the only writer of this state.
 
+import { Code } from "@connectrpc/connect";
 import type { BoundaryReason, CallStart } from "../audiohook/session.js";
 import { CallLanguage } from "../detect/call-language.js";
 import type { DecisionState } from "../detect/decision.js";
@@ -312,10 +313,17 @@ export class Forwarder {
     return out;
   }
 
+  /**
+   * Delivery was refused for good (credentials, invalid audio, given up): repeating the calls cannot help.
+   * A call ended by a full outbox still delivers what it holds.
+   */
+  private get refused(): boolean {
+    return this.stopped !== null && this.stopped.code !== "ERR_OUTBOX_FULL";
+  }
+
   /** Work left that an alarm must pick up after eviction. */
   get pending(): boolean {
-    const delivering = !this.stopped || this.stopped.code === "ERR_OUTBOX_FULL";
-    return this.context !== null && delivering && !this.outbox.drained;
+    return this.context !== null && !this.refused && !this.outbox.drained;
   }
 
   /** Why delivery stopped (no audio is taken any more), or null while it goes on. */
@@ -376,8 +384,7 @@ export class Forwarder {
       return;
     }
     if (this.inFlight || this.waitingUntil !== null) return;
-    // After a refusal (credentials, invalid audio) repeating the calls cannot help; a full outbox still drains.
-    if (this.stopped && this.stopped.code !== "ERR_OUTBOX_FULL") {
+    if (this.refused) {
       this.settleDrain(out);
       return;
     }
@@ -422,10 +429,7 @@ export class Forwarder {
   }
 
   private settleDrain(out: ForwardEffect[]): void {
-    const done =
-      this.context === null ||
-      this.outbox.drained ||
-      (this.stopped !== null && this.stopped.code !== "ERR_OUTBOX_FULL");
+    const done = this.context === null || this.outbox.drained || this.refused;
     if (this.drainWanted && done && !this.inFlight) {
       this.drainWanted = false;
       out.push({ type: "drained" });
@@ -478,17 +482,12 @@ export class Forwarder {
     this.inFlightEntries = [];
     // The service may have none of what it was sent: everything unacknowledged goes again.
     this.outbox.resend();
-    // Our own errors (the token step) may come back wrapped by the Connect client.
-    const cause = err instanceof Error ? err.cause : undefined;
-    const own = err instanceof ForwardError ? err : cause instanceof ForwardError ? cause : null;
-    const verdict = own
-      ? own.code === "ERR_TRANSCRIBER_UNAVAILABLE"
-        ? ({ retryable: true, retryAfterMs: undefined } as const)
-        : ({ retryable: false, error: own } as const)
-      : classifyError(err);
+    const verdict = classifyError(err);
     if (!verdict.retryable) {
-      // A refused token may just be stale: fetch a fresh one once before giving up on the call.
-      if (verdict.error.code === "ERR_TRANSCRIBER_UNAUTHENTICATED" && !this.tokenRetried && !own) {
+      // A token the service refused may just be stale: fetch a fresh one once before giving up on the
+      // call. (One our token endpoint refused carries no Connect code: refreshing would not help.)
+      const serviceRefused = verdict.error.connectCode === Code.Unauthenticated;
+      if (serviceRefused && !this.tokenRetried) {
         this.tokenRetried = true;
         this.waitingUntil = Number.POSITIVE_INFINITY;
         out.push({ type: "refresh-token" });

@@ -6,6 +6,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import type { CallStart } from "../../../src/audiohook/session.js";
 import { type ForwardEffect, Forwarder } from "../../../src/forward/forwarder.js";
+import { ForwardError } from "../../../src/forward/retry.js";
 import {
   Channel,
   ChannelAckSchema,
@@ -217,5 +218,28 @@ describe("Forwarder", () => {
     woken.answered(ackAll(push[0]?.request as PushAudioRequest), 2_000_000_000_010);
     expect(woken.latencySummary().count).toBe(0);
     expect(woken.latencySummary().max).toBeNull();
+  });
+
+  it("fetches a fresh token once when the service refuses it, but not when the token endpoint did", () => {
+    const mono: ChannelName[] = ["external"];
+    const f = new Forwarder(options);
+    f.start(call(mono));
+    f.audio(chunk(mono, 100, 0), 10);
+    const refused = new ConnectError("stale token", Code.Unauthenticated);
+    expect(of(f.failed(refused, 20), "refresh-token")).toHaveLength(1);
+    expect(of(f.tokenRefreshed(30), "push")).toHaveLength(1);
+    expect(of(f.failed(refused, 40), "stop")[0]?.error.code).toBe("ERR_TRANSCRIBER_UNAUTHENTICATED");
+
+    const g = new Forwarder(options);
+    g.start(call(mono));
+    g.audio(chunk(mono, 100, 0), 10);
+    // The token endpoint's own refusal, as the Connect client hands it back (wrapped).
+    const endpoint = new ForwardError("ERR_TRANSCRIBER_UNAUTHENTICATED", "token endpoint: invalid_client");
+    const out = g.failed(
+      new ConnectError("interceptor failed", Code.Unknown, undefined, undefined, endpoint),
+      20,
+    );
+    expect(of(out, "refresh-token")).toEqual([]);
+    expect(of(out, "stop")[0]?.error.code).toBe("ERR_TRANSCRIBER_UNAUTHENTICATED");
   });
 });
