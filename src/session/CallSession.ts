@@ -426,13 +426,7 @@ export class CallSession extends DurableObject<Env> {
           return this.onContinued(input.answers);
         case "continued-by": {
           // Its socket may still be open (the network dropped it without a close): it is over either way.
-          for (const ws of this.ctx.getWebSockets()) {
-            try {
-              ws.close(1000, "continued by another session");
-            } catch {
-              // Already closing.
-            }
-          }
+          this.closeSockets(1000, "continued by another session");
           return this.orphaned(`continued by ${input.successor}`);
         }
       }
@@ -809,45 +803,35 @@ export class CallSession extends DurableObject<Env> {
   }
 
   private onSocketClosed(ws: WebSocket, code: number, reason: string): void {
-    const record = this.record;
-    if (!record) return;
-    const now = this.now();
-    // A media-api client may reconnect and continue the stream: its utterances end, its session does not.
-    if (record.mediaApi && this.mediaApi.end(this.mediaApiSink(undefined)))
-      this.runForward(this.forwarder?.boundary("pause", now) ?? []);
-    const state = record.session;
-    if (state && state.phase !== "closed") {
-      if (state.phase !== "disconnecting") {
-        // The client went away without close: end utterances and hand on what we hold.
-        this.log.log("warn", "socket-closed-early", {
-          code,
-          reason: reason.slice(0, 100),
-          phase: state.phase,
-        });
-      }
-      if (state.phase === "open") this.runForward(this.forwarder?.boundary("close", now) ?? []);
-      record.session = { ...state, phase: "closed" };
-    }
-    this.afterDrain = null;
+    const phase = this.record?.session?.phase;
+    // The client went away without close: end utterances and hand on what we hold.
+    if (phase !== undefined && phase !== "closed" && phase !== "disconnecting")
+      this.log.log("warn", "socket-closed-early", { code, reason: reason.slice(0, 100), phase });
     try {
       ws.close(1000, "closed");
     } catch {
       // The runtime may already have answered the close.
     }
-    this.setTimer({ closeAt: null, openBy: null, livenessAt: null, purgeAt: now + RETENTION_MS });
-    this.summarize(state?.phase === "closed" || state?.phase === "closing" ? "closed" : "socket-closed");
-    this.persist();
+    this.finish(phase === "closed" || phase === "closing" ? "closed" : "socket-closed");
   }
 
   /** A live call whose socket is gone without a close event (a restart, a deploy): finish it. */
   private orphaned(why: string): void {
+    const phase = this.record?.session?.phase;
+    this.log.log("warn", "call-orphaned", { why, phase: phase ?? null });
+    this.finish(phase === "closed" ? "closed" : "orphaned");
+  }
+
+  /**
+   * The call's socket is gone: utterances end (a media-api stream's session goes on, its client may come
+   * back), what is held is still delivered, the storage goes after the retention, and the summary is written.
+   */
+  private finish(closedHow: string): void {
     const record = this.record;
     if (!record) return;
     const now = this.now();
-    this.log.log("warn", "call-orphaned", { why, phase: record.session?.phase ?? null });
-    if (record.mediaApi && this.mediaApi.end(this.mediaApiSink(undefined))) {
+    if (record.mediaApi && this.mediaApi.end(this.mediaApiSink(undefined)))
       this.runForward(this.forwarder?.boundary("pause", now) ?? []);
-    }
     const state = record.session;
     if (state && state.phase !== "closed") {
       if (state.phase === "open") this.runForward(this.forwarder?.boundary("close", now) ?? []);
@@ -855,8 +839,18 @@ export class CallSession extends DurableObject<Env> {
     }
     this.afterDrain = null;
     this.setTimer({ closeAt: null, openBy: null, livenessAt: null, purgeAt: now + RETENTION_MS });
-    this.summarize(state?.phase === "closed" ? "closed" : "orphaned");
+    this.summarize(closedHow);
     this.persist();
+  }
+
+  private closeSockets(code: number, reason: string): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        // Already closing.
+      }
+    }
   }
 
   private onAlarm(): void {
@@ -866,15 +860,7 @@ export class CallSession extends DurableObject<Env> {
     const { timers, due } = takeDue(record.timers, now);
     record.timers = timers;
     this.armedAlarm = undefined;
-    if (due.has("closeAt")) {
-      for (const ws of this.ctx.getWebSockets()) {
-        try {
-          ws.close(record.timers.closeCode, record.timers.closeReason);
-        } catch {
-          // Already closing.
-        }
-      }
-    }
+    if (due.has("closeAt")) this.closeSockets(record.timers.closeCode, record.timers.closeReason);
     if (due.has("openBy") && record.session?.phase === "awaiting-open") {
       const ws = this.socket();
       if (ws)
