@@ -12,7 +12,6 @@ import {
   toAudioChunk,
 } from "../../../src/forward/messages.js";
 import { Outbox } from "../../../src/forward/outbox.js";
-import { pushRound } from "../../../src/forward/push.js";
 import { withRetry } from "../../../src/forward/retry.js";
 import {
   Channel,
@@ -20,6 +19,7 @@ import {
 } from "../../../src/gen/langhook/transcription/v1/transcription_pb.js";
 import { type DevTranscriber, startDevTranscriber } from "../../../tools/dev-transcriber/server.js";
 import { concat, frames, silence, voiced } from "./audio-fixtures.js";
+import { pushRound } from "./push-round.js";
 
 const es: LanguageTag = { code: "es-ES", confidence: 0.93, provisional: false };
 let server: DevTranscriber;

@@ -1,9 +1,10 @@
-// One round of unary forwarding: send what the outbox holds, drop what the server acknowledged, return
-// the new results. Retries are the caller's (withRetry here, or an alarm with decideRetry in the object).
-import type { TranscriptResult } from "../gen/langhook/transcription/v1/transcription_pb.js";
-import type { TranscriptionClient } from "./client.js";
-import { acksFromProto, buildPushRequest, type SessionContext } from "./messages.js";
-import type { Outbox } from "./outbox.js";
+// The client tests' driver: one round of unary forwarding against a real server, sending what an outbox
+// holds, dropping what the server acknowledged, returning the new results. (The gateway itself forwards
+// through forward/forwarder.ts, whose requests are built and answered the same way.)
+import type { TranscriptionClient } from "../../../src/forward/client.js";
+import { acksFromProto, buildPushRequest, type SessionContext } from "../../../src/forward/messages.js";
+import type { Outbox } from "../../../src/forward/outbox.js";
+import type { TranscriptResult } from "../../../src/gen/langhook/transcription/v1/transcription_pb.js";
 
 export interface PushRound {
   /** New results, in order (none already received). */
