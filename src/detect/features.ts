@@ -56,50 +56,53 @@ export function melFilterbank(bands = MEL_BANDS, lowHz = MEL_LOW_HZ, highHz = ME
   return filters;
 }
 
-/** In-place radix-2 complex FFT of a power-of-two size. */
+/**
+ * Radix-2 complex FFT of a power-of-two size whose input is written in bit-reversed order by the caller
+ * (`reversed[n]` is where sample n goes), so no separate reordering pass is needed. Each stage's
+ * twiddles sit side by side (stage of half-size h at [h, 2h)), loaded once per butterfly column.
+ */
 class Fft {
-  private readonly cos: Float64Array;
-  private readonly sin: Float64Array;
-  private readonly rev: Uint16Array;
+  private readonly wr: Float64Array;
+  private readonly wi: Float64Array;
+  readonly reversed: Uint16Array;
 
   constructor(readonly size: number) {
-    this.cos = new Float64Array(size / 2);
-    this.sin = new Float64Array(size / 2);
-    this.rev = new Uint16Array(size);
-    for (let i = 0; i < size / 2; i++) {
-      this.cos[i] = Math.cos((2 * Math.PI * i) / size);
-      this.sin[i] = Math.sin((2 * Math.PI * i) / size);
-    }
+    this.wr = new Float64Array(size);
+    this.wi = new Float64Array(size);
+    for (let half = 1; half < size; half <<= 1)
+      for (let k = 0; k < half; k++) {
+        this.wr[half + k] = Math.cos((Math.PI * k) / half);
+        this.wi[half + k] = -Math.sin((Math.PI * k) / half);
+      }
+    this.reversed = new Uint16Array(size);
     const bits = Math.log2(size);
     for (let i = 0; i < size; i++) {
       let r = 0;
       for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
-      this.rev[i] = r;
+      this.reversed[i] = r;
     }
   }
 
+  /** In place, on input already in bit-reversed order. */
   transform(re: Float64Array, im: Float64Array): void {
     const n = this.size;
-    const rev = this.rev;
-    for (let i = 0; i < n; i++) {
-      const j = rev[i] as number;
-      if (j > i) {
-        const t = re[i] as number;
-        re[i] = re[j] as number;
-        re[j] = t;
-        const u = im[i] as number;
-        im[i] = im[j] as number;
-        im[j] = u;
-      }
+    // The first stage's twiddle is 1: sums and differences only.
+    for (let a = 0; a < n; a += 2) {
+      const ar = re[a] as number;
+      const ai = im[a] as number;
+      const br = re[a + 1] as number;
+      const bi = im[a + 1] as number;
+      re[a] = ar + br;
+      im[a] = ai + bi;
+      re[a + 1] = ar - br;
+      im[a + 1] = ai - bi;
     }
-    for (let size = 2; size <= n; size <<= 1) {
-      const half = size >> 1;
-      const step = n / size;
-      for (let start = 0; start < n; start += size) {
-        for (let k = 0; k < half; k++) {
-          const wr = this.cos[k * step] as number;
-          const wi = -(this.sin[k * step] as number);
-          const a = start + k;
+    for (let half = 2; half < n; half <<= 1) {
+      const size = half << 1;
+      for (let k = 0; k < half; k++) {
+        const wr = this.wr[half + k] as number;
+        const wi = this.wi[half + k] as number;
+        for (let a = k; a < n; a += size) {
           const b = a + half;
           const br = re[b] as number;
           const bi = im[b] as number;
@@ -123,6 +126,9 @@ class Fft {
  * which is most of the front end's cost.
  */
 class RealPowerSpectrum {
+  /** Tables and scratch are the same for every channel, and compute() runs to completion: one for all. */
+  static readonly shared = new RealPowerSpectrum();
+
   private readonly half = new Fft(FFT_SIZE / 2);
   private readonly zr = new Float64Array(FFT_SIZE / 2);
   private readonly zi = new Float64Array(FFT_SIZE / 2);
@@ -136,22 +142,36 @@ class RealPowerSpectrum {
     }
   }
 
-  /** `x`: FFT_SIZE real samples (zero-padded); `power[k]` = |X[k]|^2 / `scale`, k = 0..FFT_SIZE/2. */
+  /**
+   * `x`: the first `x.length` (even, at most FFT_SIZE) of FFT_SIZE real samples, the rest being zero;
+   * `power[k]` = |X[k]|^2 / `scale`, k = 0..FFT_SIZE/2.
+   */
   compute(x: Float64Array, power: Float32Array, scale: number): void {
     const m = FFT_SIZE / 2;
     const { zr, zi } = this;
-    for (let n = 0; n < m; n++) {
-      zr[n] = x[2 * n] as number;
-      zi[n] = x[2 * n + 1] as number;
+    const rev = this.half.reversed;
+    const pairs = x.length >> 1;
+    for (let n = 0; n < pairs; n++) {
+      const j = rev[n] as number;
+      zr[j] = x[2 * n] as number;
+      zi[j] = x[2 * n + 1] as number;
+    }
+    for (let n = pairs; n < m; n++) {
+      const j = rev[n] as number;
+      zr[j] = 0;
+      zi[j] = 0;
     }
     this.half.transform(zr, zi);
-    for (let k = 0; k <= m; k++) {
-      const a = k % m;
-      const b = (m - k) % m;
-      const ar = zr[a] as number;
-      const ai = zi[a] as number;
-      const br = zr[b] as number;
-      const bi = zi[b] as number;
+    // X[0] and X[m] come from Z[0] alone.
+    const r0 = zr[0] as number;
+    const i0 = zi[0] as number;
+    power[0] = ((r0 + i0) * (r0 + i0)) / scale;
+    power[m] = ((r0 - i0) * (r0 - i0)) / scale;
+    for (let k = 1; k < m; k++) {
+      const ar = zr[k] as number;
+      const ai = zi[k] as number;
+      const br = zr[m - k] as number;
+      const bi = zi[m - k] as number;
       // Even part (Z[k] + conj Z[m-k]) / 2, odd part (Z[k] - conj Z[m-k]) / 2i, X[k] = E + W^k O.
       const er = (ar + br) / 2;
       const ei = (ai - bi) / 2;
@@ -170,6 +190,16 @@ const BAND_LO_BIN = Math.ceil(MEL_LOW_HZ / (SAMPLE_RATE / FFT_SIZE));
 const BAND_HI_BIN = Math.floor(MEL_HIGH_HZ / (SAMPLE_RATE / FFT_SIZE));
 export const SPEECH_BAND_BINS: readonly [number, number] = [BAND_LO_BIN, BAND_HI_BIN];
 
+// Shared by every extractor in the isolate (a call has two, a busy isolate dozens): one copy of the
+// constant tables stays in cache, and the scratch is filled and consumed within one analyse().
+const HANN = Float32Array.from(
+  { length: WINDOW },
+  (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / WINDOW),
+);
+const MEL_FILTERS = melFilterbank();
+/** The current window, DC removed and Hann-weighted (the FFT pads it with zeros). */
+const WINDOWED = new Float64Array(WINDOW);
+
 /**
  * Streams Int16 samples in chunks of any size and calls `onFrame` once per 10 ms hop.
  * Holds only the last window of samples, so memory is constant over a call.
@@ -179,10 +209,10 @@ export class LogMelExtractor {
   private filled = 0; // samples in ring (until the first window is complete)
   private sinceHop = 0;
   private frames = 0;
-  private readonly window = new Float32Array(WINDOW);
-  private readonly re = new Float64Array(FFT_SIZE);
-  private readonly spectrum = new RealPowerSpectrum();
-  private readonly filters = melFilterbank();
+  private readonly window = HANN;
+  private readonly windowed = WINDOWED;
+  private readonly spectrum = RealPowerSpectrum.shared;
+  private readonly filters = MEL_FILTERS;
   private readonly frame: SpectralFrame = {
     index: 0,
     power: new Float32Array(BINS),
@@ -191,9 +221,7 @@ export class LogMelExtractor {
   };
   private pos = 0; // next write position in the ring
 
-  constructor(private readonly onFrame: (frame: SpectralFrame) => void) {
-    for (let i = 0; i < WINDOW; i++) this.window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / WINDOW);
-  }
+  constructor(private readonly onFrame: (frame: SpectralFrame) => void) {}
 
   push(samples: Int16Array): void {
     for (let i = 0; i < samples.length; i++) {
@@ -215,19 +243,18 @@ export class LogMelExtractor {
 
   private analyse(): void {
     this.sinceHop = 0;
-    const { re, ring, window } = this;
+    const { windowed, ring, window, pos } = this;
     // The oldest sample sits at `pos`; remove DC per window (G.711 paths often carry an offset).
     let mean = 0;
     for (let i = 0; i < WINDOW; i++) mean += ring[i] as number;
     mean /= WINDOW;
-    for (let i = 0; i < WINDOW; i++) {
-      const j = this.pos + i < WINDOW ? this.pos + i : this.pos + i - WINDOW;
-      re[i] = ((ring[j] as number) - mean) * (window[i] as number);
-    }
-    re.fill(0, WINDOW);
+    const wrap = WINDOW - pos;
+    for (let i = 0; i < wrap; i++) windowed[i] = ((ring[pos + i] as number) - mean) * (window[i] as number);
+    for (let i = wrap; i < WINDOW; i++)
+      windowed[i] = ((ring[i - wrap] as number) - mean) * (window[i] as number);
     const f = this.frame;
     const power = f.power;
-    this.spectrum.compute(re, power, WINDOW);
+    this.spectrum.compute(windowed, power, WINDOW);
     let band = 0;
     for (let k = BAND_LO_BIN; k <= BAND_HI_BIN; k++) band += power[k] as number;
     f.logEnergy = Math.max(LOG_FLOOR, Math.log(band / (BAND_HI_BIN - BAND_LO_BIN + 1)));
