@@ -1,6 +1,9 @@
 // The forwarding client against the real development transcriber over a real socket.
+
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { type Duration, durationMs } from "@bufbuild/protobuf/wkt";
-import { createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AudioBatch, AudioBatcher, type LanguageTag } from "../../../src/forward/batcher.js";
@@ -194,6 +197,88 @@ describe("forwarding to the dev transcriber", () => {
       }),
     ).rejects.toMatchObject({ code: "ERR_TRANSCRIBER_UNAVAILABLE" });
     expect(delays).toHaveLength(2);
+  });
+
+  // createTranscriptionClient speaks Connect unary through its own lean path unless given interceptors,
+  // which route it through the library's transport: both must fail the same way.
+  describe("fails as the library's transport does", () => {
+    const passThrough: Interceptor = (next) => (req) => next(req);
+    let hanging: Server;
+    let hangingUrl = "";
+    beforeAll(async () => {
+      hanging = createServer(() => {}); // accepts, never answers
+      await new Promise<void>((resolve) => hanging.listen(0, "127.0.0.1", resolve));
+      hangingUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
+    });
+    afterAll(() => {
+      hanging.closeAllConnections();
+      hanging.close();
+    });
+    const paths: [string, Interceptor[]][] = [
+      ["lean", []],
+      ["library", [passThrough]],
+    ];
+    const failure = async (call: Promise<unknown>) => {
+      const err = await call.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ConnectError);
+      return err as ConnectError;
+    };
+
+    it.each(paths)("%s: a deadline is DeadlineExceeded", async (_, interceptors) => {
+      const c = createTranscriptionClient({ baseUrl: hangingUrl, fetch, timeoutMs: 50, interceptors });
+      const err = await failure(c.flushSession(buildFlushRequest("s-deadline", "closed")));
+      expect(err.code).toBe(Code.DeadlineExceeded);
+    });
+
+    it.each(paths)("%s: the caller's abort is Canceled", async (_, interceptors) => {
+      const c = createTranscriptionClient({ baseUrl: hangingUrl, fetch, interceptors });
+      const err = await failure(
+        c.flushSession(buildFlushRequest("s-abort", "closed"), { signal: AbortSignal.timeout(30) }),
+      );
+      expect(err.code).toBe(Code.Canceled);
+    });
+
+    it.each(paths)(
+      "%s: a token getter's error is the cause, and no request goes",
+      async (_, interceptors) => {
+        const mine = new Error("token endpoint: 503");
+        const calls = () => Object.values(server.stats().calls).reduce((a, b) => a + b, 0);
+        const before = calls();
+        const c = createTranscriptionClient({
+          baseUrl: server.url,
+          fetch,
+          interceptors,
+          getToken: async () => {
+            throw mine;
+          },
+        });
+        const err = await failure(c.flushSession(buildFlushRequest("s-token", "closed")));
+        expect(err.cause).toBe(mine);
+        expect(calls()).toBe(before);
+      },
+    );
+
+    it.each(paths)("%s: a Connect error keeps its code, message and metadata", async (_, interceptors) => {
+      server.faults.add({
+        kind: "resource-exhausted",
+        calls: 1,
+        retryAfterMs: 70,
+        methods: ["FlushSession"],
+      });
+      const c = createTranscriptionClient({
+        baseUrl: server.url,
+        fetch,
+        interceptors,
+        getToken: async () => token,
+      });
+      const err = await failure(c.flushSession(buildFlushRequest("s-exhausted", "closed")));
+      expect(err.code).toBe(Code.ResourceExhausted);
+      expect(err.rawMessage).not.toBe("");
+      expect(err.metadata.get("retry-after-ms")).toBe("70");
+    });
   });
 
   const auth: Interceptor = (next) => (req) => {
