@@ -2,7 +2,14 @@
 // add up to, the Markdown table and the keys merged into bench/results/latest.json.
 
 import { parseArgs } from "node:util";
-import { bucketCounts, type Distribution, histogramPercentile, mergeHistograms } from "../simulator/stats";
+import {
+  bucketCounts,
+  type Distribution,
+  distribution,
+  histogramPercentile,
+  mergeHistograms,
+  percentile,
+} from "../simulator/stats";
 
 export const VARIANTS = ["floor", "gateway", "no-forwarding", "no-lid"] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -23,6 +30,10 @@ export const LOAD_USAGE = `usage: npm run bench:load -- [--levels 10,20,50] [--s
   --variants a,b,...   ${VARIANTS.join(", ")} (default: all; no-lid is skipped, reported null,
                        when the worker does not read ACOUSTIC_DETECTOR)
   --ping-ms MS         ping interval per call (default 1000, for enough pong samples)
+  --runs N             rounds per level (default 1): each round runs every variant once, back to back, so
+                       the floor is measured beside each gateway run; a level then reports the median CPU,
+                       the median of the per-round ratios with their range, and pong percentiles over the
+                       pongs of every round (on a shared machine one round's floor moves by a third)
   --ref GIT-REF        measure the worker as committed at this ref (exported with git archive into
                        .tmp/) instead of the working tree, e.g. to compare with a baseline
   --storage shm|disk   where the objects' SQLite files live: shm (default, /dev/shm, a RAM disk) measures the
@@ -39,6 +50,7 @@ export interface LoadOptions {
   rampMs: number;
   variants: Variant[];
   pingMs: number;
+  runs: number;
   updateLatest: boolean;
   /** A git ref to bundle instead of the working tree; null: the working tree. */
   ref: string | null;
@@ -59,6 +71,7 @@ export function parseLoadArgs(
         "ramp-ms": { type: "string", default: "1000" },
         variants: { type: "string", default: VARIANTS.join(",") },
         "ping-ms": { type: "string", default: "1000" },
+        runs: { type: "string", default: "1" },
         "no-latest": { type: "boolean", default: false },
         ref: { type: "string" },
         storage: { type: "string", default: "shm" },
@@ -91,6 +104,7 @@ export function parseLoadArgs(
         rampMs: num("ramp-ms", values["ramp-ms"], 0, 600_000),
         variants: variants as Variant[],
         pingMs: num("ping-ms", values["ping-ms"], 100, 60_000),
+        runs: num("runs", values.runs, 1, 50),
         updateLatest: !values["no-latest"],
         ref: values.ref ?? null,
         storage: values.storage,
@@ -243,6 +257,83 @@ export interface LevelResult {
   /** 20 ms frames of audio sent but not received by the transcription server; null without forwarding. */
   framesLost: number | null;
   skipped?: string;
+  /** With --runs over 1: each round's CPU figure and ratio to that round's floor, in round order. */
+  rounds?: { cpuMsPerAudioSecond: (number | null)[]; ratioToFloor: (number | null)[] };
+}
+
+/** One variant at one level in one round, before the rounds are combined. */
+export interface RoundResult extends LevelResult {
+  round: number;
+  /** Every pong's round trip, so a level's percentiles come from all rounds' pongs. */
+  pongSamples: number[];
+}
+
+const median = (values: readonly (number | null | undefined)[]): number | null =>
+  percentile(
+    values.filter((v): v is number => typeof v === "number"),
+    50,
+  );
+
+/**
+ * Combines the rounds of each variant and level: medians of the CPU figures, of rows written and of the
+ * latency percentiles; the ratio to the floor as the median of each round's ratio to the floor measured
+ * beside it; pong percentiles over all rounds' pongs; frames lost summed; the worst round's completed
+ * calls. Results keep the order of first appearance.
+ */
+export function combineRounds(rounds: readonly RoundResult[]): LevelResult[] {
+  const floorOf = (r: RoundResult) =>
+    rounds.find((f) => f.variant === "floor" && f.calls === r.calls && f.round === r.round)
+      ?.cpuMsPerAudioSecond;
+  const groups = new Map<string, RoundResult[]>();
+  for (const r of rounds) {
+    const key = `${r.calls} ${r.variant}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()].map((group) => {
+    const ran = group.filter((r) => !r.skipped);
+    const first = group[0] as RoundResult;
+    if (ran.length === 0) {
+      const { round: _, pongSamples: __, ...rest } = first;
+      return rest;
+    }
+    const ratios = group.map((r) => {
+      const floor = floorOf(r);
+      return r.cpuMsPerAudioSecond !== null && floor ? r.cpuMsPerAudioSecond / floor : null;
+    });
+    const latency = (pick: (r: RoundResult) => Distribution | null): Distribution | null => {
+      const have = ran.flatMap((r) => {
+        const d = pick(r);
+        return d === null || d.count === 0 ? [] : [d];
+      });
+      if (have.length === 0) return null;
+      const maxes = have.flatMap((d) => (d.max === null ? [] : [d.max]));
+      return {
+        count: have.reduce((n, d) => n + d.count, 0),
+        p50: median(have.map((d) => d.p50)),
+        p99: median(have.map((d) => d.p99)),
+        max: maxes.length === 0 ? null : Math.max(...maxes),
+      };
+    };
+    const lost = ran.map((r) => r.framesLost);
+    return {
+      variant: first.variant,
+      calls: first.calls,
+      callsCompleted: Math.min(...ran.map((r) => r.callsCompleted)),
+      cpuMsPerAudioSecond: median(ran.map((r) => r.cpuMsPerAudioSecond)),
+      cpuMsPerAudioSecondWholeRun: median(ran.map((r) => r.cpuMsPerAudioSecondWholeRun)),
+      ratioToFloor: median(ratios),
+      rowsWrittenPerCallSecond: median(ran.map((r) => r.rowsWrittenPerCallSecond)),
+      ackLatencyMs: latency((r) => r.ackLatencyMs),
+      pongMs: distribution(ran.flatMap((r) => r.pongSamples)),
+      openedMs: latency((r) => r.openedMs),
+      framesLost: lost.some((n) => n === null)
+        ? null
+        : lost.reduce((a, b) => (a as number) + (b as number), 0),
+      ...(group.length > 1
+        ? { rounds: { cpuMsPerAudioSecond: group.map((r) => r.cpuMsPerAudioSecond), ratioToFloor: ratios } }
+        : {}),
+    };
+  });
 }
 
 const fmt = (v: number | null | undefined, digits = 1) =>
@@ -255,6 +346,13 @@ const fmt = (v: number | null | undefined, digits = 1) =>
 export const BEHIND_PONG_MS = 1000;
 const behind = (r: LevelResult) => (r.pongMs?.p99 ?? 0) > BEHIND_PONG_MS;
 
+/** The median ratio, with the range over the rounds when there were several ("2.6 (2.4–2.9)"). */
+function ratioCell(r: LevelResult): string {
+  const all = (r.rounds?.ratioToFloor ?? []).filter((v): v is number => v !== null);
+  if (all.length < 2 || fmt(Math.min(...all)) === fmt(Math.max(...all))) return fmt(r.ratioToFloor);
+  return `${fmt(r.ratioToFloor)} (${fmt(Math.min(...all))}–${fmt(Math.max(...all))})`;
+}
+
 /** The Markdown table the README carries; "(behind)" marks a worker that was not keeping up. */
 export function markdownTable(results: readonly LevelResult[]): string {
   const rows = [
@@ -263,7 +361,7 @@ export function markdownTable(results: readonly LevelResult[]): string {
   ];
   for (const r of results) {
     rows.push(
-      `| ${r.calls} | ${VARIANT_LABELS[r.variant]} | ${fmt(r.cpuMsPerAudioSecond)}${behind(r) ? " (behind)" : ""} | ${fmt(r.ratioToFloor)} | ${fmt(r.cpuMsPerAudioSecondWholeRun)} | ${fmt(r.rowsWrittenPerCallSecond)} | ${
+      `| ${r.calls} | ${VARIANT_LABELS[r.variant]} | ${fmt(r.cpuMsPerAudioSecond)}${behind(r) ? " (behind)" : ""} | ${ratioCell(r)} | ${fmt(r.cpuMsPerAudioSecondWholeRun)} | ${fmt(r.rowsWrittenPerCallSecond)} | ${
         r.ackLatencyMs === null || r.ackLatencyMs.count === 0
           ? "–"
           : `${fmt(r.ackLatencyMs.p50, 0)} / ${fmt(r.ackLatencyMs.p99, 0)}`

@@ -32,6 +32,7 @@ import { distribution } from "../simulator/stats";
 import {
   aggregateSummaries,
   type CallSummaryLine,
+  combineRounds,
   type LevelResult,
   LOAD_USAGE,
   type LoadOptions,
@@ -40,6 +41,7 @@ import {
   parseCallSummary,
   parseLoadArgs,
   parseWorkerVars,
+  type RoundResult,
   type Variant,
 } from "./load-report";
 import { childrenNamed, machineCpu, treeCpuMs } from "./proc";
@@ -240,7 +242,7 @@ function speechChannels(): Uint8Array[] {
   return [concat(clip("speech-es"), silence(0.8)), concat(silence(1.2), clip("speech-fr"), silence(0.4))];
 }
 
-interface RunDetail extends LevelResult {
+interface RunDetail extends RoundResult {
   channelAudioSeconds: number;
   workerCpuMs: number;
   windowSeconds: number;
@@ -277,10 +279,12 @@ const floorScript = bundle(join(WORK, "floor"), join(ROOT, "tools/bench/floor-wr
 const detectorSwitch = readFileSync(gatewayScript, "utf8").includes("ACOUSTIC_DETECTOR");
 const speech = speechChannels();
 
-function failedRun(variant: Variant, calls: number): LevelResult {
+function failedRun(variant: Variant, calls: number, round: number): RoundResult {
   return {
     variant,
     calls,
+    round,
+    pongSamples: [],
     callsCompleted: 0,
     cpuMsPerAudioSecond: null,
     ratioToFloor: null,
@@ -292,9 +296,9 @@ function failedRun(variant: Variant, calls: number): LevelResult {
   };
 }
 
-async function runLevel(variant: Variant, calls: number): Promise<RunDetail | LevelResult> {
+async function runLevel(variant: Variant, calls: number, round: number): Promise<RunDetail | RoundResult> {
   if (variant === "no-lid" && !detectorSwitch) {
-    return { ...failedRun(variant, calls), skipped: "the worker does not read ACOUSTIC_DETECTOR" };
+    return { ...failedRun(variant, calls, round), skipped: "the worker does not read ACOUSTIC_DETECTOR" };
   }
 
   const forwarding = variant === "gateway" || variant === "no-lid";
@@ -325,7 +329,7 @@ async function runLevel(variant: Variant, calls: number): Promise<RunDetail | Le
         : {}),
       log: new Log(LogLevel.WARN),
       // A fresh folder per variant and level, so no run sees another's objects.
-      durableObjectsPersist: join(STORAGE, `${variant}-${calls}`),
+      durableObjectsPersist: join(STORAGE, `${variant}-${calls}-${round}`),
       bindings: variant === "floor" ? {} : bindings,
       durableObjects:
         variant === "floor"
@@ -423,15 +427,18 @@ async function runLevel(variant: Variant, calls: number): Promise<RunDetail | Le
     const aggregate = aggregateSummaries(summaries);
     const haveSummaries = summaries.length > 0;
     if (summaryErrors.length > 0) console.warn(`  call-summary lines not understood: ${summaryErrors[0]}`);
+    const pongSamples = results.flatMap((r) => r.pongMs);
     return {
       variant,
       calls,
+      round,
+      pongSamples,
       callsCompleted: results.filter((r) => r.ok).length,
       cpuMsPerAudioSecond: (cpu1 - cpu0) / channelAudioSeconds,
       ratioToFloor: null,
       rowsWrittenPerCallSecond: haveSummaries ? aggregate.rowsWrittenPerCallSecond : null,
       ackLatencyMs: haveSummaries && aggregate.ackLatencyMs.count > 0 ? aggregate.ackLatencyMs : null,
-      pongMs: distribution(results.flatMap((r) => r.pongMs)),
+      pongMs: distribution(pongSamples),
       openedMs: distribution(results.flatMap((r) => (r.openedMs === null ? [] : [r.openedMs]))),
       framesLost: stats === null ? null : framesMissing(stats, results),
       chunkGaps: stats === null ? null : stats.lostChunks,
@@ -456,36 +463,36 @@ async function runLevel(variant: Variant, calls: number): Promise<RunDetail | Le
 }
 
 const startedAt = new Date();
-const results: (RunDetail | LevelResult)[] = [];
+const rounds: (RunDetail | RoundResult)[] = [];
 for (const calls of options.levels) {
-  // Variants of one level run back to back, so the machine's noise is as alike as it gets for them.
-  for (const variant of options.variants) {
-    process.stdout.write(`${calls} calls, ${variant}: `);
-    let result: RunDetail | LevelResult;
-    try {
-      result = await runLevel(variant, calls);
-    } catch (err) {
-      // One variant that cannot run (e.g. a bundle workerd refuses) is reported; the others still run.
-      const message = err instanceof Error ? err.message.split("\n").slice(0, 3).join(" ") : String(err);
-      result = { ...failedRun(variant, calls), skipped: `failed: ${message}` };
-    }
-    results.push(result);
-    if (result.skipped) console.log(`skipped (${result.skipped})`);
-    else {
-      const d = result as RunDetail;
-      console.log(
-        `${d.cpuMsPerAudioSecond?.toFixed(2)} ms CPU per channel-audio-second, ${d.callsCompleted}/${calls} calls completed, ` +
-          `pong p99 ${d.pongMs?.p99?.toFixed(1)} ms, ${d.transcripts} transcripts, machine ${(d.machineBusy * 100).toFixed(0)}% busy` +
-          (d.failures.length > 0 ? `; failures: ${d.failures.join("; ")}` : "") +
-          (d.protocolErrors.length > 0 ? `; protocol errors: ${d.protocolErrors.join("; ")}` : ""),
-      );
+  for (let round = 1; round <= options.runs; round++) {
+    // Variants of one level run back to back, so the machine's noise is as alike as it gets for them.
+    for (const variant of options.variants) {
+      const label = options.runs > 1 ? `${calls} calls, round ${round}/${options.runs}` : `${calls} calls`;
+      process.stdout.write(`${label}, ${variant}: `);
+      let result: RunDetail | RoundResult;
+      try {
+        result = await runLevel(variant, calls, round);
+      } catch (err) {
+        // One variant that cannot run (e.g. a bundle workerd refuses) is reported; the others still run.
+        const message = err instanceof Error ? err.message.split("\n").slice(0, 3).join(" ") : String(err);
+        result = { ...failedRun(variant, calls, round), skipped: `failed: ${message}` };
+      }
+      rounds.push(result);
+      if (result.skipped) console.log(`skipped (${result.skipped})`);
+      else {
+        const d = result as RunDetail;
+        console.log(
+          `${d.cpuMsPerAudioSecond?.toFixed(2)} ms CPU per channel-audio-second, ${d.callsCompleted}/${calls} calls completed, ` +
+            `pong p99 ${d.pongMs?.p99?.toFixed(1)} ms, ${d.transcripts} transcripts, machine ${(d.machineBusy * 100).toFixed(0)}% busy` +
+            (d.failures.length > 0 ? `; failures: ${d.failures.join("; ")}` : "") +
+            (d.protocolErrors.length > 0 ? `; protocol errors: ${d.protocolErrors.join("; ")}` : ""),
+        );
+      }
     }
   }
 }
-for (const r of results) {
-  const floor = results.find((f) => f.variant === "floor" && f.calls === r.calls)?.cpuMsPerAudioSecond;
-  if (r.cpuMsPerAudioSecond !== null && floor) r.ratioToFloor = r.cpuMsPerAudioSecond / floor;
-}
+const results: LevelResult[] = combineRounds(rounds);
 
 const table = markdownTable(results);
 const require = createRequire(import.meta.url);
@@ -503,6 +510,8 @@ const report = {
   audio: "stereo PCMU, 20 ms frames, real time; external: speech-es.ul looped, internal: speech-fr.ul looped",
   detectorSwitch,
   results,
+  // Each run in full (its pongs summarised): with --runs 1, the same figures as `results`.
+  runs: rounds.map(({ pongSamples: _, ...run }) => run),
   markdown: table,
 };
 mkdirSync(join(ROOT, "bench/results"), { recursive: true });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   aggregateSummaries,
+  combineRounds,
   type LevelResult,
   latestKeys,
   markdownTable,
@@ -43,6 +44,7 @@ describe("load bench arguments", () => {
         rampMs: 1000,
         variants: ["floor", "gateway", "no-forwarding", "no-lid"],
         pingMs: 1000,
+        runs: 1,
         updateLatest: true,
         ref: null,
         storage: "shm",
@@ -217,6 +219,55 @@ describe("results", () => {
       level("gateway", 50, { pongMs: { count: 9, p50: 900, p99: 2500, max: 2600 } }),
     ]);
     expect(late).toMatch(/\| 50 \| langhook, forwarding on \| 10\.0 \(behind\) \|/);
+  });
+});
+
+describe("rounds (--runs)", () => {
+  const round = (
+    variant: LevelResult["variant"],
+    r: number,
+    cpu: number | null,
+    pongSamples: number[],
+    fields: Partial<LevelResult> = {},
+  ) => ({ ...level(variant, 20, { cpuMsPerAudioSecond: cpu, ...fields }), round: r, pongSamples });
+
+  it("pairs each gateway round with the floor measured beside it and takes medians", () => {
+    const combined = combineRounds([
+      round("floor", 1, 2, [1, 1]),
+      round("gateway", 1, 6, [5, 6], { framesLost: 0, callsCompleted: 20 }),
+      round("floor", 2, 3, [1, 2]),
+      round("gateway", 2, 7.5, [7, 40], { framesLost: 1, callsCompleted: 19 }),
+      round("floor", 3, 2.5, [2, 2]),
+      round("gateway", 3, 6.5, [8, 9], { framesLost: 0, callsCompleted: 20 }),
+    ]);
+    expect(combined.map((r) => r.variant)).toEqual(["floor", "gateway"]);
+    const gateway = combined[1] as LevelResult;
+    // Ratios per round: 3, 2.5, 2.6; their median, not median(cpu) / median(floor) = 6.5 / 2.5 = 2.6.
+    expect(gateway.ratioToFloor).toBeCloseTo(2.6);
+    expect(gateway.rounds?.ratioToFloor.map((v) => Number(v?.toFixed(2)))).toEqual([3, 2.5, 2.6]);
+    expect(gateway.cpuMsPerAudioSecond).toBe(6.5);
+    // Pongs of all rounds pooled: 6 samples, so the p99 is the largest.
+    expect(gateway.pongMs).toMatchObject({ count: 6, p99: 40, max: 40 });
+    expect(gateway.framesLost).toBe(1);
+    expect(gateway.callsCompleted).toBe(19);
+    expect(combined[0]?.ratioToFloor).toBe(1);
+    expect(markdownTable(combined).split("\n")[3]).toContain("| 2.6 (2.5–3.0) |");
+  });
+
+  it("leaves one round as it was, without a range", () => {
+    const [gateway] = combineRounds([round("gateway", 1, 6, [5]), round("floor", 1, 2, [1])]);
+    expect(gateway?.ratioToFloor).toBe(3);
+    expect(gateway?.rounds).toBeUndefined();
+    expect(markdownTable([gateway as LevelResult])).toContain("| 3.0 |");
+  });
+
+  it("keeps a skipped variant skipped", () => {
+    const [noLid] = combineRounds([
+      { ...round("no-lid", 1, null, []), skipped: "no switch" },
+      { ...round("no-lid", 2, null, []), skipped: "no switch" },
+    ]);
+    expect(noLid?.skipped).toBe("no switch");
+    expect(noLid?.cpuMsPerAudioSecond).toBeNull();
   });
 });
 
