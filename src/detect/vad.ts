@@ -40,9 +40,16 @@ export class VoiceActivityDetector {
   private readonly toneFraction: number;
   private readonly hangover: number;
   private floor = 0;
-  private readonly history = new Float32Array(FLOOR_FRAMES);
-  private historyPos = 0;
-  private historyFill = 0;
+  /**
+   * The last FLOOR_FRAMES levels' running minimum as a monotonic queue (frame numbers and levels, levels
+   * rising from the head): O(1) a frame where a scan of the whole second cost a hundred comparisons.
+   * Levels are kept as float32, as the ring of levels it replaces kept them.
+   */
+  private readonly minFrames = new Float64Array(FLOOR_FRAMES);
+  private readonly minLevels = new Float32Array(FLOOR_FRAMES);
+  private minHead = 0;
+  private minCount = 0;
+  private frameNo = 0;
   private sinceActive = Number.POSITIVE_INFINITY;
   private readonly recent = new Uint8Array(ONSET_WINDOW);
   private recentPos = 0;
@@ -66,11 +73,22 @@ export class VoiceActivityDetector {
     const e = frame.logEnergy;
     // Noise floor = the quietest frame of the last second (minimum statistics): steady noise or a
     // stationary hum becomes the floor within a second, while speech always has quieter frames in it.
-    this.history[this.historyPos] = e;
-    this.historyPos = (this.historyPos + 1) % this.history.length;
-    if (this.historyFill < this.history.length) this.historyFill++;
-    let floor = e;
-    for (let i = 0; i < this.historyFill; i++) floor = Math.min(floor, this.history[i] as number);
+    const stored = Math.fround(e);
+    while (this.minCount > 0) {
+      const tail = (this.minHead + this.minCount - 1) % FLOOR_FRAMES;
+      if ((this.minLevels[tail] as number) < stored) break;
+      this.minCount--;
+    }
+    const slot = (this.minHead + this.minCount) % FLOOR_FRAMES;
+    this.minFrames[slot] = this.frameNo;
+    this.minLevels[slot] = stored;
+    this.minCount++;
+    if ((this.minFrames[this.minHead] as number) <= this.frameNo - FLOOR_FRAMES) {
+      this.minHead = (this.minHead + 1) % FLOOR_FRAMES;
+      this.minCount--;
+    }
+    this.frameNo++;
+    const floor = Math.min(e, this.minLevels[this.minHead] as number);
     this.floor = Math.max(floor, this.minLog - 10 * DB);
 
     const loud = e > this.minLog && e > this.floor + this.margin;
@@ -125,9 +143,11 @@ export class VoiceActivityDetector {
       }
     }
     if (total <= 0) return { concentration: 0, persistent: 0 };
+    // The two peaks' neighbourhoods, lower one first, without counting an overlap twice.
     let peakEnergy = 0;
     let lastEnd = -1;
-    for (const p of p1 < p2 ? [p1, p2] : [p2, p1]) {
+    for (let n = 0; n < 2; n++) {
+      const p = n === 0 ? Math.min(p1, p2) : Math.max(p1, p2);
       if (p < 0) continue;
       const from = Math.max(LO, p - PEAK_HALF_WIDTH, lastEnd + 1);
       const to = Math.min(HI, p + PEAK_HALF_WIDTH);
@@ -147,8 +167,9 @@ export class VoiceActivityDetector {
 
   reset(): void {
     this.floor = 0;
-    this.historyPos = 0;
-    this.historyFill = 0;
+    this.minHead = 0;
+    this.minCount = 0;
+    this.frameNo = 0;
     this.sinceActive = Number.POSITIVE_INFINITY;
     this.recent.fill(0);
     this.recentPos = 0;
