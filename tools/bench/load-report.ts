@@ -30,6 +30,11 @@ export const LOAD_USAGE = `usage: npm run bench:load -- [--levels 10,20,50] [--s
   --variants a,b,...   ${VARIANTS.join(", ")} (default: all; no-lid is skipped, reported null,
                        when the worker does not read ACOUSTIC_DETECTOR)
   --ping-ms MS         ping interval per call (default 1000, for enough pong samples)
+  --via binding|fetch  how the worker reaches the transcription server: binding (default) is a
+                       TRANSCRIPTION_SERVICE binding to it as an external server, a native subrequest as in
+                       production; fetch is the global fetch, which Miniflare routes through a JavaScript
+                       outbound worker of its own (about 0.3 ms of workerd CPU per request that a deployed
+                       Worker does not pay)
   --runs N             rounds per level (default 1): each round runs every variant once, back to back, so
                        the floor is measured beside each gateway run; a level then reports the median CPU,
                        the median of the per-round ratios with their range, and pong percentiles over the
@@ -51,6 +56,7 @@ export interface LoadOptions {
   variants: Variant[];
   pingMs: number;
   runs: number;
+  via: "binding" | "fetch";
   updateLatest: boolean;
   /** A git ref to bundle instead of the working tree; null: the working tree. */
   ref: string | null;
@@ -72,6 +78,7 @@ export function parseLoadArgs(
         variants: { type: "string", default: VARIANTS.join(",") },
         "ping-ms": { type: "string", default: "1000" },
         runs: { type: "string", default: "1" },
+        via: { type: "string", default: "binding" },
         "no-latest": { type: "boolean", default: false },
         ref: { type: "string" },
         storage: { type: "string", default: "shm" },
@@ -92,6 +99,9 @@ export function parseLoadArgs(
         throw new Error(`unknown variant ${JSON.stringify(v)}: use ${VARIANTS.join(", ")}`);
       }
     }
+    if (values.via !== "binding" && values.via !== "fetch") {
+      throw new Error(`--via is binding or fetch, got ${JSON.stringify(values.via)}`);
+    }
     if (values.storage !== "shm" && values.storage !== "disk") {
       throw new Error(`--storage is shm or disk, got ${JSON.stringify(values.storage)}`);
     }
@@ -105,6 +115,7 @@ export function parseLoadArgs(
         variants: variants as Variant[],
         pingMs: num("ping-ms", values["ping-ms"], 100, 60_000),
         runs: num("runs", values.runs, 1, 50),
+        via: values.via,
         updateLatest: !values["no-latest"],
         ref: values.ref ?? null,
         storage: values.storage,

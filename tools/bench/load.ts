@@ -331,6 +331,15 @@ async function runLevel(variant: Variant, calls: number, round: number): Promise
       // A fresh folder per variant and level, so no run sees another's objects.
       durableObjectsPersist: join(STORAGE, `${variant}-${calls}-${round}`),
       bindings: variant === "floor" ? {} : bindings,
+      // Straight to the transcription server, as a deployed Worker's subrequest goes: Miniflare's global
+      // fetch passes every request through a JavaScript outbound worker of its own (see --via).
+      ...(transcriber !== null && options.via === "binding"
+        ? {
+            serviceBindings: {
+              TRANSCRIPTION_SERVICE: { external: { address: new URL(transcriber.url).host, http: {} } },
+            },
+          }
+        : {}),
       durableObjects:
         variant === "floor"
           ? { FLOOR: { className: "FloorCall", useSQLite: true } }

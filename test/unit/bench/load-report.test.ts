@@ -45,6 +45,7 @@ describe("load bench arguments", () => {
         variants: ["floor", "gateway", "no-forwarding", "no-lid"],
         pingMs: 1000,
         runs: 1,
+        via: "binding",
         updateLatest: true,
         ref: null,
         storage: "shm",
