@@ -363,7 +363,7 @@ def random_voice_clips(w: "Writer") -> None:
     espeak-ng variants, in a private copy of espeak-ng-data (OUT/espeak/espeak-ng-data) so the system's voices
     stay as Debian ships them. Train-split sentences only. Per batch, as many clips per language as the stock
     variants give, `other` included: a smaller `other` share was measured to make an unfamiliar voice lean to
-    our languages (docs/lid-history.md, the ablation record of 2026-11-28, night)."""
+    our languages (docs/history.md, the ablation record of 2026-11-28, night)."""
     root = os.path.join(w.out, "espeak")
     vdir = os.path.join(root, "espeak-ng-data", "voices", "!v")
     shutil.rmtree(root, ignore_errors=True)
