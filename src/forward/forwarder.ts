@@ -471,6 +471,13 @@ export class Forwarder {
       }
       out.push({ type: "results", results: fresh });
     }
+    // Answering but never acknowledging: resent every resendAfterMs, such audio would keep the call's
+    // object alive for ever. (While the call is live, the outbox bound ends it within OUTBOX_MAX_SECONDS.)
+    const oldest = this.outbox.oldestSince();
+    if (oldest > 0 && now - oldest > this.options.giveUpAfterMs) {
+      this.abandon({ unacknowledgedForMs: now - oldest }, out);
+      return out;
+    }
     this.pump(now, out);
     return out;
   }
@@ -508,26 +515,7 @@ export class Forwarder {
     this.stats.retries += 1;
     out.push({ type: "spill-all" });
     if (now - this.failingSince > this.options.giveUpAfterMs) {
-      // The one place audio is ever dropped: after giveUpAfterMs of failures, counted in the log.
-      out.push({
-        type: "log",
-        level: "error",
-        event: "forward-abandoned",
-        fields: {
-          batches: this.outbox.count,
-          samples: this.outbox.sizeInSamples,
-          failingForMs: now - this.failingSince,
-        },
-      });
-      this.outbox.clear();
-      out.push({
-        type: "unspill",
-        upTo: { external: Number.MAX_SAFE_INTEGER, internal: Number.MAX_SAFE_INTEGER },
-      });
-      const error = new ForwardError("ERR_TRANSCRIBER_UNAVAILABLE", "transcription service unreachable");
-      if (this.stopped) this.stopped = error;
-      else this.stop(error, out);
-      this.settleDrain(out);
+      this.abandon({ failingForMs: now - this.failingSince }, out);
       return out;
     }
     // Backoff grows to its ceiling but never gives up while the outbox has room: the bound on buffered
@@ -550,6 +538,28 @@ export class Forwarder {
     this.waitingUntil = now + Math.max(delay, 1);
     out.push({ type: "retry-at", at: this.waitingUntil });
     return out;
+  }
+
+  /**
+   * Drops everything held, the only way audio is ever dropped: after giveUpAfterMs of failures, or of a
+   * service that answers without ever acknowledging. Counted in the log; the call's delivery ends.
+   */
+  private abandon(why: Record<string, unknown>, out: ForwardEffect[]): void {
+    out.push({
+      type: "log",
+      level: "error",
+      event: "forward-abandoned",
+      fields: { batches: this.outbox.count, samples: this.outbox.sizeInSamples, ...why },
+    });
+    this.outbox.clear();
+    out.push({
+      type: "unspill",
+      upTo: { external: Number.MAX_SAFE_INTEGER, internal: Number.MAX_SAFE_INTEGER },
+    });
+    const error = new ForwardError("ERR_TRANSCRIBER_UNAVAILABLE", "transcription service unreachable");
+    if (this.stopped) this.stopped = error;
+    else this.stop(error, out);
+    this.settleDrain(out);
   }
 
   /** The fresh token is in (or could not be had: then the next attempt fails for good). */

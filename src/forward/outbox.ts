@@ -186,6 +186,11 @@ export class Outbox {
     return this.#nextId;
   }
 
+  /** When the oldest batch held arrived (epoch ms); 0 when none is held or its arrival is unknown. */
+  oldestSince(): number {
+    return this.#entries[0]?.since ?? 0;
+  }
+
   get sizeInSamples(): number {
     return this.#samples;
   }

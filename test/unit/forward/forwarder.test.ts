@@ -190,6 +190,35 @@ describe("Forwarder", () => {
     expect(stale[0]?.request.chunks.map((c) => Number(c.sequenceNumber))).toEqual([1, 2]);
   });
 
+  it("gives up on a service that answers but never acknowledges, so the ended call can finish", () => {
+    const f = new Forwarder(options);
+    const mono: ChannelName[] = ["external"];
+    f.start(call(mono));
+    const silent = { acks: [], results: [] };
+    expect(of(f.audio(chunk(mono, 200, 0), 1000), "push")).toHaveLength(1);
+    expect(of(f.drain(1010), "drained")).toEqual([]);
+    // Resent every resendAfterMs and answered each time, never acknowledged.
+    let out = f.answered(silent, 1020);
+    let at = 1020;
+    const resends: number[] = [];
+    while (of(out, "drained").length === 0 && at < 10 * options.giveUpAfterMs) {
+      at += options.resendAfterMs + 10;
+      const resent = of(f.retryDue(at), "push");
+      expect(resent).toHaveLength(1);
+      resends.push(at);
+      out = f.answered(silent, at + 5);
+    }
+    expect(resends.length).toBeGreaterThan(3);
+    const abandoned = of(out, "log").find((l) => l.event === "forward-abandoned");
+    expect(abandoned?.fields).toMatchObject({ batches: 2, samples: 1600 });
+    expect(Number(abandoned?.fields.unacknowledgedForMs)).toBeGreaterThan(options.giveUpAfterMs);
+    // Given up at the first answer after giveUpAfterMs, not later.
+    expect(at + 5 - 1000).toBeLessThanOrEqual(options.giveUpAfterMs + options.resendAfterMs + 20);
+    expect(of(out, "stop")[0]?.error.code).toBe("ERR_TRANSCRIBER_UNAVAILABLE");
+    expect(of(out, "unspill")).toHaveLength(1);
+    expect(of(out, "drained")).toHaveLength(1);
+  });
+
   it("holds audio up to the send interval, but not a boundary", () => {
     const f = new Forwarder({ ...options, sendIntervalMs: 200 });
     const mono: ChannelName[] = ["external"];
