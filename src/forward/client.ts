@@ -111,7 +111,7 @@ function connectUnary(options: TranscriptionClientOptions): Transport["unary"] {
     let res: Response;
     let body: Uint8Array;
     try {
-      const headers = requestHeader(method.methodKind, true, timeout, header, false);
+      const headers = requestHeader(method.methodKind, true, timeout, header, true);
       const token = await options.getToken?.();
       if (token !== undefined && token !== "") headers.set("Authorization", `Bearer ${token}`);
       const input = isMessage(message, method.input) ? message : create(method.input, message);
@@ -132,20 +132,25 @@ function connectUnary(options: TranscriptionClientOptions): Transport["unary"] {
       clearTimeout(timer);
       signal?.removeEventListener("abort", cancel);
     }
-    const received = new Headers(res.headers);
-    received.delete("content-encoding"); // fetch decoded the body already
-    const validated = validateResponse(method.methodKind, true, res.status, received);
-    const [responseHeader, trailer] = trailerDemux(received);
-    if (validated.isUnaryError)
-      throw errorFromJsonBytes(body, appendHeaders(responseHeader, trailer), validated.unaryError);
-    return {
-      stream: false,
-      service: method.parent,
-      method,
-      header: responseHeader,
-      message: fromBinary(method.output, body),
-      trailer,
-    };
+    try {
+      const received = new Headers(res.headers);
+      received.delete("content-encoding"); // fetch decoded the body already
+      const validated = validateResponse(method.methodKind, true, res.status, received);
+      const [responseHeader, trailer] = trailerDemux(received);
+      if (validated.isUnaryError)
+        throw errorFromJsonBytes(body, appendHeaders(responseHeader, trailer), validated.unaryError);
+      return {
+        stream: false,
+        service: method.parent,
+        method,
+        header: responseHeader,
+        message: fromBinary(method.output, body),
+        trailer,
+      };
+    } catch (err) {
+      // A body that is not the message fails as Internal, as the library's serialization does.
+      throw ConnectError.from(err, Code.Internal);
+    }
   };
 }
 

@@ -205,14 +205,27 @@ describe("forwarding to the dev transcriber", () => {
     const passThrough: Interceptor = (next) => (req) => next(req);
     let hanging: Server;
     let hangingUrl = "";
+    let garbled: Server;
+    let garbledUrl = "";
+    let agents: string[] = [];
+    const listen = async (server: Server) => {
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    };
     beforeAll(async () => {
       hanging = createServer(() => {}); // accepts, never answers
-      await new Promise<void>((resolve) => hanging.listen(0, "127.0.0.1", resolve));
-      hangingUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
+      hangingUrl = await listen(hanging);
+      // Answers 200 with the right content type and a body that is no protobuf message.
+      garbled = createServer((req, res) => {
+        agents.push(req.headers["user-agent"] ?? "");
+        res.writeHead(200, { "content-type": "application/proto" }).end(Buffer.from([0xff, 0xff, 0xff]));
+      });
+      garbledUrl = await listen(garbled);
     });
     afterAll(() => {
       hanging.closeAllConnections();
       hanging.close();
+      garbled.close();
     });
     const paths: [string, Interceptor[]][] = [
       ["lean", []],
@@ -258,6 +271,17 @@ describe("forwarding to the dev transcriber", () => {
         const err = await failure(c.flushSession(buildFlushRequest("s-token", "closed")));
         expect(err.cause).toBe(mine);
         expect(calls()).toBe(before);
+      },
+    );
+
+    it.each(paths)(
+      "%s: a body that is not the message is a ConnectError, and the call says who sent it",
+      async (_, interceptors) => {
+        agents = [];
+        const c = createTranscriptionClient({ baseUrl: garbledUrl, fetch, interceptors });
+        const err = await failure(c.flushSession(buildFlushRequest("s-garbled", "closed")));
+        expect(err.code).toBe(Code.Internal);
+        expect(agents[0]).toMatch(/^connect-es\//);
       },
     );
 
