@@ -442,7 +442,9 @@ export class CallSession extends DurableObject<Env> {
       const ws = this.socket();
       const session = this.record?.session;
       try {
-        if (ws && session) this.apply(ws, disconnect(session, "error", "internal error"));
+        // The client that sent close is owed closed, failure or not; any other call ends with a reason.
+        if (ws && session?.phase === "closing") this.apply(ws, acknowledgeClose(session));
+        else if (ws && session) this.apply(ws, disconnect(session, "error", "internal error"));
         else ws?.close(1011, "internal error");
         this.persist();
       } catch {

@@ -115,6 +115,24 @@ describe("the call's core", () => {
     expect(types).not.toContain("disconnect");
   });
 
+  it("answers closed, not disconnect, when an internal error strikes while close is flushed", async () => {
+    const client = await openCall();
+    client.sendAudio(pcmuStereo(300), 2400);
+    client.send("ping");
+    await client.expect("pong");
+    // A defect in the flush (here injected): the client that sent close is still owed closed.
+    await inside(client.sessionId, (o) => {
+      const forwarder = o.forwarderInstance as { drain: () => unknown };
+      forwarder.drain = () => {
+        throw new Error("injected defect");
+      };
+    });
+    client.send("close", { reason: "end" });
+    const messages = await drain(client, 8000);
+    const types = messages.map((m) => ("type" in m ? m.type : `close ${m.close}`));
+    expect(types).toEqual(["closed", "close 1000"]);
+  });
+
   it("finishes a call whose socket vanished without a close event (a restart): flush, deliver, purge later", async () => {
     const client = await openCall();
     await injectFault({ kind: "unavailable", forMs: 600, sessions: [client.sessionId] });
