@@ -1,6 +1,6 @@
 // The media-api endpoint: Bearer JWT before the upgrade, JSON audio frames through the same pipeline.
 
-import { SELF } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { encodeMulawSample } from "../../src/media/pcmu";
@@ -219,4 +219,49 @@ describe("media-api streams as Genesys' Media API opens them", () => {
     }
     expect(external).toMatchObject({ samples: 8000, duplicates: 0, gaps: 0 });
   });
+
+  it("after a restart cut the stream short, what the client resends is deduplicated and nothing new is lost", async () => {
+    const conversationId = crypto.randomUUID();
+    const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromName(`media-api:${conversationId}:agent-7`));
+    const external = async () => {
+      const stats = await sessionStats(`media-api:${conversationId}:agent-7`);
+      return stats?.channels.EXTERNAL ?? stats?.channels.external;
+    };
+    // A restart (a crash, a deploy) leaves storage as the last write while the stream was live, and no
+    // socket: made here by keeping such a write, ending the connection, and putting that write back.
+    const call = (state: DurableObjectState) =>
+      state.storage.sql.exec<{ value: string }>("SELECT value FROM kv WHERE key = 'call'").one().value;
+    const first = await MediaClient.open("en-US", conversationId);
+    for (let seq = 0; seq < 3; seq++) first.send(seq, frame(seq, 0));
+    // The write of a second of streaming (the record is written at most once a second while audio flows).
+    let live = "";
+    for (let tries = 0; tries < 30 && JSON.parse(live || "{}").mediaApi?.checkpoint?.next !== 3; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      live = await runInDurableObject(stub, (_instance, state) => call(state));
+    }
+    expect(JSON.parse(live).mediaApi).toMatchObject({ ended: false, checkpoint: { next: 3 } });
+    // The work the restart loses: two more frames the service received and acknowledged.
+    for (let seq = 3; seq < 5; seq++) first.send(seq, frame(seq, 0));
+    for (let tries = 0; tries < 30 && ((await external())?.samples ?? 0) < 4000; tries++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    first.ws.close(1000);
+    await first.until(() => first.closed !== null).catch(() => {});
+    await evictDurableObject(stub); // once its writes for the close are done
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec("UPDATE kv SET value = ? WHERE key = 'call'", live);
+    });
+    await evictDurableObject(stub); // the next incarnation starts from the write of the live stream
+    // The client resends the two frames it is unsure of and carries on. Downstream sequence numbers
+    // follow the stream's position, so the resent frames take the numbers they had (the service drops
+    // them as duplicates) and the new ones take numbers the lost work never used.
+    const second = await MediaClient.open("en-US", conversationId);
+    for (let seq = 3; seq < 10; seq++) second.send(seq, frame(seq, 0));
+    second.ws.close(1000);
+    let after: { samples: number; duplicates: number } | undefined;
+    for (let tries = 0; tries < 30 && (after?.samples ?? 0) < 8000; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      after = await external();
+    }
+    expect(after).toMatchObject({ samples: 8000, duplicates: 2 });
+  }, 20_000);
 });
