@@ -64,6 +64,11 @@ export class MediaApiStream {
     });
   }
 
+  /** Whether a frame has fixed where the stream's sequence starts. */
+  get started(): boolean {
+    return this.reorderer.next !== undefined;
+  }
+
   /** Plain JSON to persist after each frame. */
   state(): StreamCheckpoint {
     return { ...this.checkpoint, next: this.reorderer.next };

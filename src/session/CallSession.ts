@@ -456,8 +456,12 @@ export class CallSession extends DurableObject<Env> {
   private onClientMessage(ws: WebSocket, message: string | ArrayBuffer): void {
     const record = this.record;
     if (record?.mediaApi) {
+      const started = this.mediaApi.started;
       this.mediaApi.message(message, this.mediaApiSink(ws));
-      this.markDirty();
+      // Where the stream starts is written at once: a restart before the next write would otherwise
+      // take the resumed stream for a new one and give its audio sequence numbers already used.
+      if (!started && this.mediaApi.started) this.persist();
+      else this.markDirty();
       return;
     }
     const state = record?.session;

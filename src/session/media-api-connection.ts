@@ -50,6 +50,11 @@ export class MediaApiConnection {
     );
   }
 
+  /** Whether the stream has taken a frame (its first sequence number is known). */
+  get started(): boolean {
+    return this.stream?.started ?? this.current?.checkpoint?.next !== undefined;
+  }
+
   /** The stream's record (plain JSON for the call record), with the reorder checkpoint up to date. */
   record(): MediaApiRecord | null {
     if (this.current && this.stream) this.current = { ...this.current, checkpoint: this.stream.state() };

@@ -220,6 +220,26 @@ describe("media-api streams as Genesys' Media API opens them", () => {
     expect(external).toMatchObject({ samples: 8000, duplicates: 0, gaps: 0 });
   });
 
+  it("writes where the stream starts as soon as its first frame is taken, not a second later", async () => {
+    const conversationId = crypto.randomUUID();
+    const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromName(`media-api:${conversationId}:agent-7`));
+    const client = await MediaClient.open("en-US", conversationId);
+    client.send(7, frame(0, 0));
+    let seen: { inMemory: boolean; stored: unknown } = { inMemory: false, stored: undefined };
+    for (let tries = 0; tries < 50 && !seen.inMemory; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // In one turn of the object: once it has taken the frame, storage must already say so.
+      seen = await runInDurableObject(stub, (instance, state) => ({
+        inMemory: (instance as unknown as { mediaApi: { started: boolean } }).mediaApi.started,
+        stored: JSON.parse(
+          state.storage.sql.exec<{ value: string }>("SELECT value FROM kv WHERE key = 'call'").one().value,
+        ).mediaApi.checkpoint?.next,
+      }));
+    }
+    expect(seen).toEqual({ inMemory: true, stored: 8 });
+    client.ws.close(1000);
+  });
+
   it("after a restart cut the stream short, what the client resends is deduplicated and nothing new is lost", async () => {
     const conversationId = crypto.randomUUID();
     const stub = env.CALL_SESSION.get(env.CALL_SESSION.idFromName(`media-api:${conversationId}:agent-7`));
