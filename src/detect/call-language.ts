@@ -60,9 +60,11 @@ export class CallLanguage {
           });
       if (stored) {
         this.carried.add(channel);
-        // A continued call may have been opened with another language than its predecessor.
+        // A continued call may have been opened with another language, or another set, than its predecessor.
         if (options.configured !== (stored.configured?.language ?? null))
           state = next(state, { kind: "configured", language: options.configured });
+        if (JSON.stringify(options.candidates ?? null) !== JSON.stringify(stored.candidates ?? null))
+          state = next(state, { kind: "candidates", languages: options.candidates });
         if (!state.decision.provisional) this.confidentAfter.set(channel, 0);
       }
       this.decisions.set(channel, state);

@@ -290,9 +290,14 @@ export function next(state: DecisionState, e: Evidence, policy = DEFAULT_POLICY)
       s = { ...s, acoustic: lang ? { language: lang, confidence, provisional, posteriors } : null };
       break;
     }
-    case "candidates":
-      s = { ...s, candidates: e.languages };
+    case "candidates": {
+      // What the audio said stands only within the new set (re-spelled to it); a refusal ("und") stands.
+      const a = s.acoustic;
+      const spelled = a && a.language !== UNDETERMINED ? inCandidates(a.language, e.languages) : undefined;
+      const acoustic = a && spelled !== undefined ? (spelled ? { ...a, language: spelled } : null) : a;
+      s = { ...s, candidates: e.languages, acoustic };
       break;
+    }
   }
   return { ...s, decision: fuse(s, policy) };
 }

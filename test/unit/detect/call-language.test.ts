@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CallLanguage, type CallLanguageOptions } from "../../../src/detect/call-language.js";
+import { initialDecisionState, next } from "../../../src/detect/decision.js";
 import { bundledTextIdentifier, createAcousticDetector } from "../../../src/detect/index.js";
 
 const options = (withDetector = true): CallLanguageOptions => ({
@@ -36,5 +37,32 @@ describe("CallLanguage", () => {
     c.transcript("external", spoken(SPANISH));
     const restored = new CallLanguage(options(false), JSON.parse(JSON.stringify(c.snapshot())));
     expect(restored.tag("external")).toEqual(c.tag("external"));
+  });
+
+  it("holds carried decisions to this call's languages, not the predecessor's", () => {
+    // The call this one continues knew no language set, and its audio was firmly German.
+    const german = next(next(initialDecisionState(null), { kind: "candidates", languages: null }), {
+      kind: "acoustic",
+      estimate: { language: "de-DE", confidence: 0.96, provisional: false },
+    });
+    expect(german.decision).toMatchObject({ language: "de-DE", provisional: false });
+    const carried = { external: german, internal: german };
+    // This call may only be in English or Spanish: German is not an answer it can give.
+    const narrowed = new CallLanguage(options(false), JSON.parse(JSON.stringify(carried)));
+    expect(narrowed.tag("external").code).not.toBe("de-DE");
+    expect(narrowed.tag("external")).toMatchObject({ provisional: true });
+    // With the same (open) set, the carried decision stands.
+    const open = new CallLanguage(
+      { ...options(false), candidates: null },
+      JSON.parse(JSON.stringify(carried)),
+    );
+    expect(open.tag("external")).toMatchObject({ code: "de-DE", provisional: false });
+    // A carried language within the set is kept, spelled as this call spells it.
+    const spanish = next(initialDecisionState(null), {
+      kind: "acoustic",
+      estimate: { language: "es-MX", confidence: 0.95, provisional: false },
+    });
+    const kept = new CallLanguage(options(false), { external: spanish, internal: spanish });
+    expect(kept.tag("external")).toMatchObject({ code: "es-ES", provisional: false });
   });
 });
