@@ -86,10 +86,10 @@ export function createTranscriptionTransport(options: TranscriptionClientOptions
  * Connect's unary call, binary, built from the library's own protocol pieces (request headers, response
  * validation, error JSON) without its general machinery: the async-iterable pipes, linked abort
  * controllers and per-call serialization lookup that serve streaming and interceptors. In workerd that
- * machinery cost about 0.3 ms of CPU per call, a third of a PushAudio's cost to the Worker, and the
- * forwarder makes several calls a second per call (bench/README: the load bench).
- * Behaviour matches the library's transport: the same headers and errors, deadline as DeadlineExceeded,
- * a caller's abort as Canceled, any other failure as ConnectError.from (our own errors as its cause).
+ * machinery cost about 0.2 ms of CPU per PushAudio (0.85 against 0.60-0.68 ms; README, "Why unary
+ * PushAudio"), and the forwarder makes about three requests a second per call.
+ * Failures match the library's transport: deadline as DeadlineExceeded, a caller's abort as Canceled, a
+ * body that is not the message as Internal, any other as ConnectError.from (our own errors as its cause).
  */
 function connectUnary(options: TranscriptionClientOptions): Transport["unary"] {
   return async (method, signal, timeoutMs, header, message) => {
