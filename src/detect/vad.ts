@@ -73,6 +73,12 @@ export class VoiceActivityDetector {
     const e = frame.logEnergy;
     // Noise floor = the quietest frame of the last second (minimum statistics): steady noise or a
     // stationary hum becomes the floor within a second, while speech always has quieter frames in it.
+    // The level a second old leaves first (so the queue never holds more than FLOOR_FRAMES), then every
+    // level not below this one, which can no longer be the minimum while this one is in the window.
+    if (this.minCount > 0 && (this.minFrames[this.minHead] as number) <= this.frameNo - FLOOR_FRAMES) {
+      this.minHead = (this.minHead + 1) % FLOOR_FRAMES;
+      this.minCount--;
+    }
     const stored = Math.fround(e);
     while (this.minCount > 0) {
       const tail = (this.minHead + this.minCount - 1) % FLOOR_FRAMES;
@@ -83,10 +89,6 @@ export class VoiceActivityDetector {
     this.minFrames[slot] = this.frameNo;
     this.minLevels[slot] = stored;
     this.minCount++;
-    if ((this.minFrames[this.minHead] as number) <= this.frameNo - FLOOR_FRAMES) {
-      this.minHead = (this.minHead + 1) % FLOOR_FRAMES;
-      this.minCount--;
-    }
     this.frameNo++;
     const floor = Math.min(e, this.minLevels[this.minHead] as number);
     this.floor = Math.max(floor, this.minLog - 10 * DB);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { BINS, LOG_FLOOR, MEL_BANDS, type SpectralFrame } from "../../../src/detect/features.js";
 import { FrontEnd } from "../../../src/detect/frontend.js";
+import { VoiceActivityDetector } from "../../../src/detect/vad.js";
 import { speechClip } from "./fixtures.js";
 import { concat, dtmf, holdMusic, mix, noise, tones } from "./signals.js";
 
@@ -64,5 +66,32 @@ describe("VoiceActivityDetector", () => {
   it("finds speech right after a ringback cadence", () => {
     const x = concat(quietLead(), tones([440, 480], 2, -15), new Int16Array(8000), speechClip("speech-es"));
     expect(vadShare(x).active).toBeGreaterThan(100);
+  });
+
+  it("tracks the noise floor as the quietest level of the last second, whatever the levels do", () => {
+    // Levels that rise for longer than the window (the case a running minimum gets wrong most easily),
+    // then fall, then wander; the floor must be the minimum of the last 100 levels at every frame.
+    const levels: number[] = [];
+    for (let i = 0; i < 250; i++) levels.push(10 + i * 0.01);
+    for (let i = 0; i < 150; i++) levels.push(12.5 - i * 0.02);
+    for (let i = 0; i < 300; i++) levels.push(9 + Math.sin(i / 7) + ((i * 7919) % 13) / 10);
+    const vad = new VoiceActivityDetector();
+    const floorOf = (v: VoiceActivityDetector) => (v as unknown as { floor: number }).floor;
+    const minLog = (vad as unknown as { minLog: number }).minLog;
+    const frame: SpectralFrame = {
+      index: 0,
+      power: new Float32Array(BINS),
+      logMel: new Float32Array(MEL_BANDS).fill(LOG_FLOOR),
+      logEnergy: 0,
+    };
+    levels.forEach((level, i) => {
+      frame.index = i;
+      frame.logEnergy = level;
+      vad.process(frame);
+      let expected = level;
+      for (let j = Math.max(0, i - 99); j <= i; j++)
+        expected = Math.min(expected, Math.fround(levels[j] as number));
+      expect(floorOf(vad)).toBe(Math.max(expected, minLog - Math.log(10)));
+    });
   });
 });
