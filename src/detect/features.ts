@@ -126,9 +126,6 @@ class Fft {
  * which is most of the front end's cost.
  */
 class RealPowerSpectrum {
-  /** Tables and scratch are the same for every channel, and compute() runs to completion: one for all. */
-  static readonly shared = new RealPowerSpectrum();
-
   private readonly half = new Fft(FFT_SIZE / 2);
   private readonly zr = new Float64Array(FFT_SIZE / 2);
   private readonly zi = new Float64Array(FFT_SIZE / 2);
@@ -197,6 +194,8 @@ const HANN = Float32Array.from(
   (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / WINDOW),
 );
 const MEL_FILTERS = melFilterbank();
+/** Its tables and scratch are the same for every channel, and compute() runs to completion. */
+const SPECTRUM = new RealPowerSpectrum();
 /** The current window, DC removed and Hann-weighted (the FFT pads it with zeros). */
 const WINDOWED = new Float64Array(WINDOW);
 
@@ -209,10 +208,6 @@ export class LogMelExtractor {
   private filled = 0; // samples in ring (until the first window is complete)
   private sinceHop = 0;
   private frames = 0;
-  private readonly window = HANN;
-  private readonly windowed = WINDOWED;
-  private readonly spectrum = RealPowerSpectrum.shared;
-  private readonly filters = MEL_FILTERS;
   private readonly frame: SpectralFrame = {
     index: 0,
     power: new Float32Array(BINS),
@@ -243,23 +238,24 @@ export class LogMelExtractor {
 
   private analyse(): void {
     this.sinceHop = 0;
-    const { windowed, ring, window, pos } = this;
+    const { ring, pos } = this;
+    const windowed = WINDOWED;
     // The oldest sample sits at `pos`; remove DC per window (G.711 paths often carry an offset).
     let mean = 0;
     for (let i = 0; i < WINDOW; i++) mean += ring[i] as number;
     mean /= WINDOW;
     const wrap = WINDOW - pos;
-    for (let i = 0; i < wrap; i++) windowed[i] = ((ring[pos + i] as number) - mean) * (window[i] as number);
+    for (let i = 0; i < wrap; i++) windowed[i] = ((ring[pos + i] as number) - mean) * (HANN[i] as number);
     for (let i = wrap; i < WINDOW; i++)
-      windowed[i] = ((ring[i - wrap] as number) - mean) * (window[i] as number);
+      windowed[i] = ((ring[i - wrap] as number) - mean) * (HANN[i] as number);
     const f = this.frame;
     const power = f.power;
-    this.spectrum.compute(windowed, power, WINDOW);
+    SPECTRUM.compute(windowed, power, WINDOW);
     let band = 0;
     for (let k = BAND_LO_BIN; k <= BAND_HI_BIN; k++) band += power[k] as number;
     f.logEnergy = Math.max(LOG_FLOOR, Math.log(band / (BAND_HI_BIN - BAND_LO_BIN + 1)));
     for (let b = 0; b < MEL_BANDS; b++) {
-      const flt = this.filters[b] as MelFilter;
+      const flt = MEL_FILTERS[b] as MelFilter;
       let e = 0;
       const w = flt.weights;
       for (let k = 0; k < w.length; k++) e += (w[k] as number) * (power[flt.start + k] as number);
