@@ -113,7 +113,7 @@ function connectUnary(options: TranscriptionClientOptions): Transport["unary"] {
     try {
       const headers = requestHeader(method.methodKind, true, timeout, header, true);
       const token = await options.getToken?.();
-      if (token !== undefined && token !== "") headers.set("Authorization", `Bearer ${token}`);
+      authorize(headers, token);
       const input = isMessage(message, method.input) ? message : create(method.input, message);
       res = await options.fetch(createMethodUrl(options.baseUrl, method), {
         method: "POST",
@@ -133,8 +133,7 @@ function connectUnary(options: TranscriptionClientOptions): Transport["unary"] {
       signal?.removeEventListener("abort", cancel);
     }
     try {
-      const received = new Headers(res.headers);
-      received.delete("content-encoding"); // fetch decoded the body already
+      const received = responseHeaders(res);
       const validated = validateResponse(method.methodKind, true, res.status, received);
       const [responseHeader, trailer] = trailerDemux(received);
       if (validated.isUnaryError)
@@ -162,9 +161,20 @@ export function createTranscriptionClient(options: TranscriptionClientOptions): 
 export function bearerToken(getToken: () => Promise<string | undefined>): Interceptor {
   return (next) => async (req) => {
     const token = await getToken();
-    if (token !== undefined && token !== "") req.header.set("Authorization", `Bearer ${token}`);
+    authorize(req.header, token);
     return next(req);
   };
+}
+
+function authorize(headers: Headers, token: string | undefined): void {
+  if (token !== undefined && token !== "") headers.set("Authorization", `Bearer ${token}`);
+}
+
+/** A response's headers for Connect, without `content-encoding`: fetch decoded the body already. */
+function responseHeaders(res: Response): Headers {
+  const headers = new Headers(res.headers);
+  headers.delete("content-encoding");
+  return headers;
 }
 
 /** URL path suffixes ("/pkg.Service/Method") of a service's client- and bidi-streaming methods. */
@@ -203,11 +213,9 @@ export function createFetchHttpClient(
       redirect: "manual",
       duplex: "half",
     });
-    const header = new Headers(res.headers);
-    header.delete("content-encoding");
     return {
       status: res.status,
-      header,
+      header: responseHeaders(res),
       body: streamToIterable(res.body),
       trailer: new Headers(),
     };
