@@ -186,7 +186,10 @@ export class Outbox {
     return this.#nextId;
   }
 
-  /** When the oldest batch held arrived (epoch ms); 0 when none is held or its arrival is unknown. */
+  /**
+   * When the first batch still held (in enqueue order: the oldest, to within a batch across channels)
+   * began to arrive (epoch ms); 0 when none is held or its arrival is unknown.
+   */
   oldestSince(): number {
     return this.#entries[0]?.since ?? 0;
   }
